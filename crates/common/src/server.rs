@@ -1,0 +1,78 @@
+//! Running a service's router on a listener until shutdown, with the request-id layer on.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::request_id::{request_id_layer, RequestIdHeaders};
+
+/// A shutdown signal shared by every task of the process: flips to `true` once.
+#[derive(Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// The sending side of [`Shutdown`].
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl Shutdown {
+    pub fn new() -> (ShutdownTrigger, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (ShutdownTrigger(tx), Shutdown(rx))
+    }
+
+    /// Resolves when shutdown has been asked for.
+    pub async fn wait(mut self) {
+        while !*self.0.borrow() {
+            if self.0.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+impl ShutdownTrigger {
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr} for {service}: {source}")]
+    Bind { service: String, addr: String, #[source] source: std::io::Error },
+    #[error("{service} server failed: {source}")]
+    Serve { service: String, #[source] source: std::io::Error },
+}
+
+/// Binds `addr` (use port 0 for an ephemeral port in tests) and returns the bound address and
+/// the listener, so callers can learn the port before serving.
+pub async fn bind(service: &str, addr: &str) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { service: service.into(), addr: addr.into(), source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { service: service.into(), addr: addr.into(), source })?;
+    Ok((listener, local))
+}
+
+/// Serves `router` on `listener` until `shutdown`, adding the request-id layer with `headers`.
+pub async fn serve(
+    service: &str,
+    listener: TcpListener,
+    router: Router,
+    headers: RequestIdHeaders,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    let app = router.layer(axum::middleware::from_fn_with_state(headers, request_id_layer));
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.wait())
+        .await
+        .map_err(|source| ServeError::Serve { service: service.into(), source })
+}
