@@ -1,0 +1,2 @@
+pub mod fernet;
+pub mod key_repository;
