@@ -71,8 +71,46 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let app = router.layer(axum::middleware::from_fn_with_state(headers, request_id_layer));
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    // Routing happens after this rewrite, so `/v3/users/` and `/v3/users` reach one handler.
+    let app = tower::ServiceExt::<axum::extract::Request>::map_request(app, strip_trailing_slash);
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app))
         .with_graceful_shutdown(shutdown.wait())
         .await
         .map_err(|source| ServeError::Serve { service: service.into(), source })
+}
+
+/// Drops one trailing `/` from a request path (but not from `/` itself), as OpenStack's
+/// routers accept both forms.
+pub fn strip_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
+    let uri = req.uri();
+    let path = uri.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let pq = match uri.query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        let mut parts = uri.clone().into_parts();
+        if let Ok(p) = pq.parse() {
+            parts.path_and_query = Some(p);
+            if let Ok(new) = http::Uri::from_parts(parts) {
+                *req.uri_mut() = new;
+            }
+        }
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_slash() {
+        let r = axum::extract::Request::builder().uri("/v3/OS-TRUST/trusts/?a=1").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_trailing_slash(r).uri().to_string(), "/v3/OS-TRUST/trusts?a=1");
+        let r = axum::extract::Request::builder().uri("/").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(strip_trailing_slash(r).uri().path(), "/");
+    }
 }

@@ -80,11 +80,15 @@ async fn subject(app: &SharedApp, caller: &Caller, headers: &HeaderMap, query: &
         .filter(|s| !s.is_empty())
         .ok_or_else(|| KeystoneError::Validation("X-Subject-Token is required.".into()))?;
     let allow_expired = query.get("allow_expired").is_some_and(|v| query_bool(v));
-    let found = app.token_validate(subject, allow_expired).await?;
-    // Policy is checked against the subject when it exists (the owner may check their own).
-    let target_user = found.as_ref().map(|t| t.user.id.clone()).unwrap_or_default();
+    // An invalid, expired or revoked subject is simply not found (it names nobody, so there
+    // is nothing to authorize against); a valid one is checked against its owner.
+    let found = app
+        .token_validate(subject, allow_expired)
+        .await?
+        .map_err(|_| KeystoneError::NotFound { kind: "token", id: subject.to_string() })?;
+    let target_user = found.user.id.clone();
     app.enforce(caller, action, json!({"target": {"token": {"user_id": target_user}}, "token": {"user_id": target_user}}))?;
-    found.map_err(|_| KeystoneError::NotFound { kind: "token", id: subject.to_string() })
+    Ok(found)
 }
 
 /// GET /v3/auth/tokens

@@ -85,6 +85,16 @@ pub fn links(base: &str, path: &str) -> Value {
     json!({"self": format!("{base}/v3/{path}")})
 }
 
+/// The policy target of a list call filtered (or not) by `?domain_id=`: the key is absent
+/// without the filter, so `domain_id:%(target.domain_id)s` cannot match a token without a
+/// domain (null would equal null).
+pub fn domain_filter_target(domain_id: Option<&str>) -> Value {
+    match domain_id {
+        Some(d) => json!({"target": {"domain_id": d}, "domain_id": d}),
+        None => json!({"target": {}}),
+    }
+}
+
 /// Filters a list by `name` (and other exact-match string keys) the way Keystone's driver
 /// hints do, including `name__contains` style operators.
 pub fn matches_filter(value: Option<&str>, key: &str, query: &BTreeMap<String, String>) -> bool {

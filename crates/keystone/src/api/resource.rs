@@ -29,7 +29,8 @@ pub fn project_view(base: &str, p: &Project, tags: &[String]) -> Value {
     }
     v.insert("id".into(), json!(p.id));
     v.insert("name".into(), json!(p.name));
-    v.insert("domain_id".into(), json!(p.domain_id));
+    // A project acting as a domain has no domain of its own on the wire.
+    v.insert("domain_id".into(), if p.is_domain { Value::Null } else { json!(p.domain_id) });
     v.insert("description".into(), json!(p.description));
     v.insert("enabled".into(), json!(p.enabled));
     v.insert("parent_id".into(), json!(p.parent_id));
@@ -171,7 +172,7 @@ fn tag_filter(tags: &[String], query: &QueryMap) -> bool {
 
 async fn project_list(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, uri: Uri, query: QueryMap) -> Result<Json<Value>> {
     let domain_filter = query.get("domain_id").cloned();
-    app.enforce(&caller, "identity:list_projects", json!({"target": {"domain_id": domain_filter}, "domain_id": domain_filter}))?;
+    app.enforce(&caller, "identity:list_projects", super::domain_filter_target(domain_filter.as_deref()))?;
     let base = super::base_url(&app, &headers);
     let mut all_tags: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
     for (p, t) in rdb::project_tags_all(&app.db).await? {
@@ -279,7 +280,7 @@ async fn project_create(State(app): State<SharedApp>, caller: Caller, headers: H
 
 async fn project_update(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, Path(id): Path<String>, body: JsonBody) -> Result<Json<Value>> {
     let body = body.entity("project")?;
-    let p = rdb::project_get(&app.db, &id).await?;
+    let p = rdb::project_or_domain_get(&app.db, &id).await?;
     app.enforce(&caller, "identity:update_project", json!({"target": {"project": {"id": id, "domain_id": p.as_ref().map(|p| p.domain_id.clone())}}}))?;
     let p = p.ok_or_else(|| KeystoneError::not_found("project", &id))?;
     if let Some(n) = body.opt_str("name", 64)? {
@@ -288,12 +289,12 @@ async fn project_update(State(app): State<SharedApp>, caller: Caller, headers: H
     body.opt_bool("enabled")?;
     body.nullable_str("description", 65535)?;
     if let Some(d) = body.get("domain_id") {
-        if d.as_str() != Some(p.domain_id.as_str()) {
+        if !p.is_domain && d.as_str() != Some(p.domain_id.as_str()) {
             return Err(KeystoneError::Validation("Cannot change Domain ID".into()));
         }
     }
     if let Some(parent) = body.get("parent_id") {
-        if parent.as_str() != p.parent_id.as_deref() {
+        if !p.is_domain && parent.as_str() != p.parent_id.as_deref() {
             return Err(KeystoneError::Forbidden("Update of `parent_id` is not allowed.".into()));
         }
     }
@@ -307,10 +308,14 @@ async fn project_update(State(app): State<SharedApp>, caller: Caller, headers: H
 }
 
 async fn project_delete(State(app): State<SharedApp>, caller: Caller, Path(id): Path<String>, query: QueryMap) -> Result<StatusCode> {
-    let p = rdb::project_get(&app.db, &id).await?;
+    let p = rdb::project_or_domain_get(&app.db, &id).await?;
     app.enforce(&caller, "identity:delete_project", json!({"target": {"project": {"id": id, "domain_id": p.as_ref().map(|p| p.domain_id.clone())}}}))?;
     let p = p.ok_or_else(|| KeystoneError::not_found("project", &id))?;
-    app.project_delete(&p, query.get("cascade").is_some_and(|v| query_bool(v))).await?;
+    if p.is_domain {
+        app.domain_delete(&p).await?;
+    } else {
+        app.project_delete(&p, query.get("cascade").is_some_and(|v| query_bool(v))).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -73,7 +73,7 @@ impl App {
                     let Some(id) = id else { return Err(KeystoneError::invalid_field("token", "'id' is a required property")) };
                     let t = match self.token_validate(&id, false).await? {
                         Ok(t) => t,
-                        Err(_) => return Err(KeystoneError::Unauthorized("Failed to validate token".into())),
+                        Err(_) => return Err(KeystoneError::not_found("token", id)),
                     };
                     if t.payload.app_cred_id.is_some() {
                         return Err(KeystoneError::forbidden_action("identity:rescope_application_credential_token"));
@@ -135,6 +135,14 @@ impl App {
             (None, ScopeRequest::System) => TokenScope::System,
             (None, ScopeRequest::Trust(t)) => self.trust_scope(&user_id, &t).await?,
         };
+        let mut methods = methods;
+        if let Some(t) = &rescope_from {
+            for m in &t.payload.methods {
+                if !methods.contains(m) {
+                    methods.push(m.clone());
+                }
+            }
+        }
         let mut payload: TokenPayload = self.token_payload(&user_id, methods, scope.clone(), expires_cap);
         if let Some(a) = parent_audit {
             payload.audit_ids.push(a);

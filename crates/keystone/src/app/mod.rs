@@ -5,6 +5,7 @@
 pub mod assignment;
 pub mod auth;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod credentials;
 pub mod identity;
 pub mod resource;

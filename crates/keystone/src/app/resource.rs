@@ -51,7 +51,7 @@ impl App {
         if p.is_domain {
             return self.domain_create(p, tags).await;
         }
-        let domain = self.domain_get_checked(&p.domain_id).await.map_err(|_| KeystoneError::Validation(format!("Could not find domain: {}.", p.domain_id)))?;
+        let domain = self.domain_get_checked(&p.domain_id).await?;
         match p.parent_id.clone() {
             Some(parent_id) if parent_id != domain.id => {
                 let parent = rdb::project_get(&self.db, &parent_id).await?.ok_or_else(|| KeystoneError::Validation(format!("Could not find parent project: {parent_id}.")))?;
@@ -172,11 +172,10 @@ impl App {
         for g in crate::db::identity::group_list(&self.db, Some(&d.id)).await? {
             crate::db::identity::group_delete(&self.db, &g.id).await?;
         }
-        crate::db::assignment::role_list_all(&self.db).await?;
         for r in crate::db::assignment::role_list_all(&self.db).await?.into_iter().filter(|r| r.domain_id.as_deref() == Some(d.id.as_str())) {
             crate::db::assignment::role_delete(&self.db, &r.id).await?;
         }
-        self.db.exec("DELETE FROM domain_config WHERE domain_id = ?", ::db::params![&d.id]).await?;
+        crate::db::misc::domain_config_delete(&self.db, &d.id, None, None).await?;
         rdb::project_delete_many(&self.db, std::slice::from_ref(&d.id)).await?;
         self.revoke(RevocationEvent { domain_id: Some(d.id.clone()), ..Default::default() }).await?;
         Ok(())

@@ -286,3 +286,33 @@ pub async fn projects_for_endpoint_group(db: &Db, group_id: &str) -> Result<Vec<
     let rows = db.fetch_all("SELECT project_id FROM project_endpoint_group WHERE endpoint_group_id = ?", params![group_id]).await?;
     rows.iter().map(|r| r.str("project_id")).collect()
 }
+
+/// Whether an endpoint is directly associated with a project.
+pub async fn project_endpoint_exists(db: &Db, project_id: &str, endpoint_id: &str) -> Result<bool, DbError> {
+    Ok(db
+        .fetch_optional("SELECT endpoint_id FROM project_endpoint WHERE project_id = ? AND endpoint_id = ?", params![project_id, endpoint_id])
+        .await?
+        .is_some())
+}
+
+/// Whether an endpoint group is associated with a project.
+pub async fn project_endpoint_group_exists(db: &Db, project_id: &str, group_id: &str) -> Result<bool, DbError> {
+    Ok(db
+        .fetch_optional(
+            "SELECT endpoint_group_id FROM project_endpoint_group WHERE project_id = ? AND endpoint_group_id = ?",
+            params![project_id, group_id],
+        )
+        .await?
+        .is_some())
+}
+
+/// Deletes regions (a region and its descendants) in one transaction.
+pub async fn region_delete_many(db: &Db, ids: &[String]) -> Result<u64, DbError> {
+    let mut tx = db.begin().await?;
+    let mut n = 0;
+    for id in ids {
+        n += tx.exec("DELETE FROM region WHERE id = ?", params![id]).await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}

@@ -147,3 +147,73 @@ pub async fn access_rule_in_use(db: &Db, id: &str) -> Result<bool, DbError> {
 pub async fn access_rule_delete(db: &Db, id: &str) -> Result<u64, DbError> {
     db.exec("DELETE FROM access_rule WHERE id = ?", params![id]).await
 }
+
+/// A credential (`/v3/credentials`): the blob is stored encrypted with the credential keys,
+/// and `key_hash` names the primary key that encrypted it (upstream's `key_hash` column).
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub id: String,
+    pub user_id: String,
+    pub project_id: Option<String>,
+    pub credential_type: String,
+    pub encrypted_blob: String,
+    pub key_hash: String,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+const CREDENTIAL_COLUMNS: &str = "id, user_id, project_id, type, encrypted_blob, key_hash, extra";
+
+fn credential_from_row(r: &Row) -> Result<Credential, DbError> {
+    Ok(Credential {
+        id: r.str("id")?,
+        user_id: r.str("user_id")?,
+        project_id: r.opt_str("project_id")?,
+        credential_type: r.str("type")?,
+        encrypted_blob: r.str("encrypted_blob")?,
+        key_hash: r.str("key_hash")?,
+        extra: super::extra_of(r.opt_str("extra")?),
+    })
+}
+
+pub async fn credential_get(db: &Db, id: &str) -> Result<Option<Credential>, DbError> {
+    let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credential WHERE id = ?");
+    db.fetch_optional(&sql, params![id]).await?.as_ref().map(credential_from_row).transpose()
+}
+
+/// Every credential, optionally only one user's and one type.
+pub async fn credential_list(db: &Db, user_id: Option<&str>, credential_type: Option<&str>) -> Result<Vec<Credential>, DbError> {
+    let mut sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credential WHERE 1 = 1");
+    let mut args = Vec::new();
+    if let Some(u) = user_id {
+        sql.push_str(" AND user_id = ?");
+        args.push(Value::from(u));
+    }
+    if let Some(t) = credential_type {
+        sql.push_str(" AND type = ?");
+        args.push(Value::from(t));
+    }
+    sql.push_str(" ORDER BY id");
+    db.fetch_all(&sql, args).await?.iter().map(credential_from_row).collect()
+}
+
+pub async fn credential_create(db: &Db, c: &Credential) -> Result<(), DbError> {
+    db.exec(
+        "INSERT INTO credential (id, user_id, project_id, type, encrypted_blob, key_hash, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        params![&c.id, &c.user_id, &c.project_id, &c.credential_type, &c.encrypted_blob, &c.key_hash, super::extra_text(&c.extra)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn credential_update(db: &Db, c: &Credential) -> Result<(), DbError> {
+    db.exec(
+        "UPDATE credential SET user_id = ?, project_id = ?, type = ?, encrypted_blob = ?, key_hash = ?, extra = ? WHERE id = ?",
+        params![&c.user_id, &c.project_id, &c.credential_type, &c.encrypted_blob, &c.key_hash, super::extra_text(&c.extra), &c.id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn credential_delete(db: &Db, id: &str) -> Result<u64, DbError> {
+    db.exec("DELETE FROM credential WHERE id = ?", params![id]).await
+}

@@ -4,6 +4,7 @@ pub mod assignment;
 pub mod catalog;
 pub mod credentials;
 pub mod identity;
+pub mod misc;
 pub mod resource;
 pub mod schema;
 pub mod tokens;

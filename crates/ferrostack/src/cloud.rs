@@ -1,0 +1,313 @@
+//! Bringing services up: the all-in-one (`up`), split serving (`serve`), and the operator
+//! commands that work on a service's configuration (db sync, bootstrap, fernet rotation).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use common::config::Config;
+use common::request_id::RequestIdHeaders;
+use common::server::{Shutdown, ShutdownTrigger};
+use keystone::bootstrap::Bootstrap;
+use keystone::{KeystoneConfig, SharedApp};
+
+use crate::CliError;
+
+#[derive(Args, Clone)]
+pub struct UpArgs {
+    /// Where all state lives (databases, keys, config, admin-openrc).
+    #[arg(long, default_value = "./ferrostack-data")]
+    pub data_dir: PathBuf,
+    /// The address services listen on and put in the catalog.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Keystone's port (5000 as upstream).
+    #[arg(long, default_value_t = 5000)]
+    pub keystone_port: u16,
+    /// The admin password on first start (default: a random one, kept in DIR/admin-openrc).
+    #[arg(long)]
+    pub admin_password: Option<String>,
+}
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Comma-separated services to run (keystone).
+    #[arg(long, value_delimiter = ',', default_value = "keystone")]
+    pub services: Vec<String>,
+    /// A service config file (oslo.config INI), e.g. keystone.conf.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Clone)]
+pub struct ConfigArgs {
+    /// The service's config file (keystone.conf).
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Clone)]
+pub struct BootstrapArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long, env = "OS_BOOTSTRAP_PASSWORD")]
+    pub bootstrap_password: String,
+    #[arg(long, default_value = "admin")]
+    pub bootstrap_username: String,
+    #[arg(long, default_value = "admin")]
+    pub bootstrap_project_name: String,
+    #[arg(long, default_value = "RegionOne")]
+    pub bootstrap_region_id: String,
+    #[arg(long)]
+    pub bootstrap_public_url: String,
+    #[arg(long)]
+    pub bootstrap_internal_url: Option<String>,
+    #[arg(long)]
+    pub bootstrap_admin_url: Option<String>,
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+    let context = context.into();
+    move |source| CliError::Io { context, source }
+}
+
+/// The data dir a config belongs to (its `[DEFAULT] state_path`, else the file's parent's parent).
+fn state_path(cfg: &Config, config_file: &Path) -> PathBuf {
+    if let Some(p) = cfg.get("DEFAULT", "state_path") {
+        return PathBuf::from(p);
+    }
+    config_file.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+async fn open_keystone(config_file: &Path) -> Result<(SharedApp, Config), CliError> {
+    let cfg = Config::load(config_file)?;
+    let kcfg = KeystoneConfig::from_config(&cfg, &state_path(&cfg, config_file))?;
+    Ok((keystone::open(kcfg).await?, cfg))
+}
+
+fn random_password() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..20).map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char).collect()
+}
+
+/// The keystone.conf the all-in-one writes on first start (upstream option names).
+fn default_keystone_conf(data_dir: &Path, host: &str, port: u16) -> String {
+    format!(
+        "# Keystone configuration for the Ferrostack all-in-one (oslo.config INI, upstream option names).\n\
+[DEFAULT]\n\
+state_path = {dir}\n\
+# public_endpoint = http://{host}:{port}\n\
+\n\
+[keystone]\n\
+bind = {host}:{port}\n\
+\n\
+[database]\n\
+connection = sqlite:///{dir}/keystone.db\n\
+# connection = postgresql://user@127.0.0.1/keystone\n\
+# connection = mysql+pymysql://root@127.0.0.1/keystone\n\
+\n\
+[token]\n\
+expiration = 3600\n\
+\n\
+[fernet_tokens]\n\
+key_repository = {dir}/fernet-keys\n\
+max_active_keys = 3\n\
+\n\
+[credential]\n\
+key_repository = {dir}/credential-keys\n\
+\n\
+[identity]\n\
+password_hash_rounds = 12\n\
+\n\
+[security_compliance]\n\
+# lockout_failure_attempts = 2\n\
+# lockout_duration = 10\n\
+# unique_last_password_count = 2\n\
+# minimum_password_age = 0\n",
+        dir = data_dir.display()
+    )
+}
+
+fn admin_openrc(host: &str, port: u16, password: &str) -> String {
+    format!(
+        "export OS_PROJECT_DOMAIN_NAME=Default\n\
+export OS_USER_DOMAIN_NAME=Default\n\
+export OS_PROJECT_NAME=admin\n\
+export OS_USERNAME=admin\n\
+export OS_PASSWORD={password}\n\
+export OS_AUTH_URL=http://{host}:{port}/v3\n\
+export OS_IDENTITY_API_VERSION=3\n\
+export OS_IMAGE_API_VERSION=2\n\
+export OS_REGION_NAME=RegionOne\n"
+    )
+}
+
+fn password_from_openrc(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("export OS_PASSWORD=").map(str::to_string))
+}
+
+/// A running Keystone listener.
+pub struct Running {
+    pub url: String,
+    pub task: tokio::task::JoinHandle<Result<(), common::server::ServeError>>,
+}
+
+/// Serves Keystone on `bind`; returns once listening.
+pub async fn start_keystone(app: SharedApp, bind: &str, shutdown: Shutdown) -> Result<Running, CliError> {
+    let (listener, addr) = common::server::bind("keystone", bind).await?;
+    let router = keystone::api::router(app);
+    let task = tokio::spawn(common::server::serve("keystone", listener, router, RequestIdHeaders::default(), shutdown));
+    Ok(Running { url: format!("http://{addr}"), task })
+}
+
+pub async fn wait_for_signal(trigger: ShutdownTrigger) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+                trigger.trigger();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    trigger.trigger();
+}
+
+pub async fn up(a: UpArgs) -> Result<(), CliError> {
+    std::fs::create_dir_all(&a.data_dir).map_err(io(format!("cannot create data dir {}", a.data_dir.display())))?;
+    let data_dir = std::fs::canonicalize(&a.data_dir).map_err(io("cannot resolve the data dir"))?;
+    let etc = data_dir.join("etc");
+    std::fs::create_dir_all(&etc).map_err(io("cannot create the config dir"))?;
+    let kconf = crate::config_path(&etc, "keystone");
+    if !kconf.exists() {
+        std::fs::write(&kconf, default_keystone_conf(&data_dir, &a.host, a.keystone_port)).map_err(io("cannot write keystone.conf"))?;
+    }
+    let (app, cfg) = open_keystone(&kconf).await?;
+    let openrc = data_dir.join("admin-openrc");
+    let password = password_from_openrc(&openrc).or(a.admin_password.clone()).unwrap_or_else(random_password);
+    let bind = cfg.get("keystone", "bind").map(str::to_string).unwrap_or_else(|| format!("{}:{}", a.host, a.keystone_port));
+    let public = format!("http://{}:{}", a.host, bind.rsplit(':').next().unwrap_or("5000"));
+    app.bootstrap(&Bootstrap {
+        admin_username: "admin".into(),
+        admin_password: password.clone(),
+        project_name: "admin".into(),
+        region_id: "RegionOne".into(),
+        public_url: format!("{public}/v3/"),
+        internal_url: format!("{public}/v3/"),
+        admin_url: format!("{public}/v3/"),
+    })
+    .await?;
+    let port: u16 = bind.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(a.keystone_port);
+    std::fs::write(&openrc, admin_openrc(&a.host, port, &password)).map_err(io("cannot write admin-openrc"))?;
+    let (trigger, shutdown) = Shutdown::new();
+    let ks = start_keystone(app.clone(), &bind, shutdown.clone()).await?;
+    println!("Ferrostack is up. Data dir: {}", data_dir.display());
+    println!("  keystone (identity v3)   {}/v3", ks.url);
+    println!("Credentials: . {}", openrc.display());
+    tokio::spawn(wait_for_signal(trigger));
+    match ks.task.await {
+        Ok(r) => r?,
+        Err(e) => return Err(CliError::Other(format!("keystone task failed: {e}"))),
+    }
+    app.db.close().await;
+    println!("Ferrostack stopped.");
+    Ok(())
+}
+
+pub async fn serve(a: ServeArgs) -> Result<(), CliError> {
+    let (trigger, shutdown) = Shutdown::new();
+    let mut tasks = Vec::new();
+    for s in &a.services {
+        match s.as_str() {
+            "keystone" => {
+                let (app, cfg) = open_keystone(&a.config).await?;
+                let bind = cfg.get("keystone", "bind").unwrap_or("0.0.0.0:5000").to_string();
+                let r = start_keystone(app, &bind, shutdown.clone()).await?;
+                println!("keystone listening on {}", r.url);
+                tasks.push(r.task);
+            }
+            other => return Err(CliError::Other(format!("unknown service '{other}' (available: keystone)"))),
+        }
+    }
+    tokio::spawn(wait_for_signal(trigger));
+    for t in tasks {
+        match t.await {
+            Ok(r) => r?,
+            Err(e) => return Err(CliError::Other(format!("service task failed: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+pub async fn db_sync(a: ConfigArgs) -> Result<(), CliError> {
+    let cfg = Config::load(&a.config)?;
+    let kcfg = KeystoneConfig::from_config(&cfg, &state_path(&cfg, &a.config))?;
+    keystone::db_sync(&kcfg.connection).await?;
+    println!("keystone database is up to date");
+    Ok(())
+}
+
+pub async fn bootstrap(a: BootstrapArgs) -> Result<(), CliError> {
+    let (app, _) = open_keystone(&a.config).await?;
+    let public = a.bootstrap_public_url.clone();
+    app.bootstrap(&Bootstrap {
+        admin_username: a.bootstrap_username,
+        admin_password: a.bootstrap_password,
+        project_name: a.bootstrap_project_name,
+        region_id: a.bootstrap_region_id,
+        internal_url: a.bootstrap_internal_url.unwrap_or_else(|| public.clone()),
+        admin_url: a.bootstrap_admin_url.unwrap_or_else(|| public.clone()),
+        public_url: public,
+    })
+    .await?;
+    println!("bootstrap complete");
+    Ok(())
+}
+
+pub async fn fernet_rotate(a: ConfigArgs) -> Result<(), CliError> {
+    let (app, _) = open_keystone(&a.config).await?;
+    app.fernet_keys.rotate().map_err(|e| CliError::Other(e.to_string()))?;
+    println!("rotated Fernet keys in {}", app.fernet_keys.dir().display());
+    Ok(())
+}
+
+pub async fn fernet_setup(a: ConfigArgs) -> Result<(), CliError> {
+    let (app, _) = open_keystone(&a.config).await?;
+    println!("Fernet key repository ready in {}", app.fernet_keys.dir().display());
+    Ok(())
+}
+
+/// Builds an all-in-one Keystone in `data_dir` on an ephemeral port (for benchmarks and tests).
+pub async fn ephemeral_keystone(data_dir: &Path, password: &str, hash_rounds: u32, shutdown: Shutdown) -> Result<(SharedApp, Running), CliError> {
+    let etc = data_dir.join("etc");
+    std::fs::create_dir_all(&etc).map_err(io("cannot create the config dir"))?;
+    let kconf = crate::config_path(&etc, "keystone");
+    let text = default_keystone_conf(data_dir, "127.0.0.1", 0).replace("password_hash_rounds = 12", &format!("password_hash_rounds = {hash_rounds}"));
+    std::fs::write(&kconf, text).map_err(io("cannot write keystone.conf"))?;
+    let (app, _) = open_keystone(&kconf).await?;
+    let running = start_keystone(app.clone(), "127.0.0.1:0", shutdown).await?;
+    app.bootstrap(&Bootstrap {
+        admin_username: "admin".into(),
+        admin_password: password.into(),
+        project_name: "admin".into(),
+        region_id: "RegionOne".into(),
+        public_url: format!("{}/v3/", running.url),
+        internal_url: format!("{}/v3/", running.url),
+        admin_url: format!("{}/v3/", running.url),
+    })
+    .await?;
+    Ok((app, running))
+}

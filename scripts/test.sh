@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Runs every Ferrostack test: Rust unit and integration tests, then the real clients against a
+# real `ferrostack up` (the openstack CLI walkthrough, Tempest's identity tests on SQLite, and
+# again on PostgreSQL and MariaDB when they are reachable). Installs what it needs (a Python
+# venv with python-openstackclient and tempest). Prints a final "N passed, N failed" line.
+#
+#   scripts/test.sh            everything
+#   FERROSTACK_TEST_FAST=1     skip the Tempest runs (Rust tests + CLI walkthrough only)
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/ferrostack-target}
+export TEMPEST_VENV=${TEMPEST_VENV:-$HOME/.cache/tempest-venv}
+CONFORMANCE=${CONFORMANCE:-$ROOT/../shared/conformance}
+WORK=$(mktemp -d /tmp/ferrostack-test.XXXXXX)
+PASSED=0 FAILED=0 SKIPPED=0
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIPPED (LOUDLY): $*"; }
+section() { echo; echo "=== $* ==="; }
+
+section "Rust: build, clippy, unit and integration tests"
+if cargo build --release --bin ferrostack; then pass "cargo build --release"; else fail "cargo build --release"; fi
+if cargo clippy --workspace --all-targets -q -- -D warnings; then pass "cargo clippy -D warnings"; else fail "cargo clippy"; fi
+if command -v cargo-nextest >/dev/null 2>&1; then
+    if cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$WORK/nextest.log"; then pass "cargo nextest"; else fail "cargo nextest"; fi
+else
+    if cargo test --workspace --no-fail-fast 2>&1 | tee "$WORK/nextest.log"; then pass "cargo test"; else fail "cargo test"; fi
+fi
+BIN=$CARGO_TARGET_DIR/release/ferrostack
+
+section "Python clients (venv at $TEMPEST_VENV)"
+if [ ! -x "$TEMPEST_VENV/bin/tempest" ] || [ ! -x "$TEMPEST_VENV/bin/openstack" ]; then
+    python3 -m venv "$TEMPEST_VENV" && "$TEMPEST_VENV/bin/pip" install -q \
+        tempest==47.0.0 python-openstackclient==10.5.0 openstacksdk==4.22.0 python-swiftclient==4.11.0 \
+        || { fail "installing tempest and python-openstackclient"; }
+fi
+OS="$TEMPEST_VENV/bin/openstack"
+
+# Starts `ferrostack up` in DIR on PORT with an optional keystone.conf database URL and
+# security-compliance settings; waits until Keystone answers.
+start_cloud() { # dir port [db-url]
+    local dir=$1 port=$2 url=${3:-}
+    mkdir -p "$dir/etc"
+    cat > "$dir/etc/keystone.conf" <<CONF
+[DEFAULT]
+state_path = $dir
+[keystone]
+bind = 127.0.0.1:$port
+[database]
+connection = ${url:-sqlite:///$dir/keystone.db}
+[fernet_tokens]
+key_repository = $dir/fernet-keys
+[credential]
+key_repository = $dir/credential-keys
+[identity]
+password_hash_rounds = ${HASH_ROUNDS:-8}
+[security_compliance]
+lockout_failure_attempts = 2
+lockout_duration = 10
+unique_last_password_count = 2
+minimum_password_age = 0
+CONF
+    "$BIN" up --data-dir "$dir" --host 127.0.0.1 --keystone-port "$port" > "$dir/up.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$port/v3" >/dev/null 2>&1 && [ -f "$dir/admin-openrc" ] && return 0
+        sleep 0.2
+    done
+    echo "ferrostack up did not start; log:"; tail -30 "$dir/up.log"; return 1
+}
+stop_cloud() { kill "${PIDS[-1]}" 2>/dev/null; wait "${PIDS[-1]}" 2>/dev/null; unset 'PIDS[-1]'; }
+
+section "openstack CLI walkthrough against ferrostack up"
+if [ -x "$OS" ] && start_cloud "$WORK/aio" 15000; then
+    if PATH="$TEMPEST_VENV/bin:$PATH" DATA="$WORK/aio" "$ROOT/scripts/cli-walkthrough.sh" > "$WORK/cli.log" 2>&1; then
+        pass "openstack CLI walkthrough"
+    else
+        fail "openstack CLI walkthrough"; tail -40 "$WORK/cli.log"
+    fi
+    grep -E '^(ok|FAILED)' "$WORK/cli.log" | sed 's/^/    /'
+    # Restart on the same data dir keeps users, tokens and keys.
+    . "$WORK/aio/admin-openrc"
+    TOKEN=$("$OS" token issue -f value -c id 2>/dev/null)
+    stop_cloud
+    if start_cloud "$WORK/aio" 15000 && curl -sf -o /dev/null -H "X-Auth-Token: $TOKEN" -H "X-Subject-Token: $TOKEN" http://127.0.0.1:15000/v3/auth/tokens \
+        && "$OS" user show demo -f value -c name >/dev/null 2>&1; then
+        pass "restart keeps users, tokens and keys"
+    else
+        fail "restart keeps users, tokens and keys"
+    fi
+    stop_cloud
+else
+    fail "ferrostack up for the CLI walkthrough"
+fi
+
+run_tempest() { # label dir port [db-url]
+    local label=$1 dir=$2 port=$3 url=${4:-}
+    if ! start_cloud "$dir" "$port" "$url"; then fail "tempest ($label): cloud did not start"; return; fi
+    ( . "$dir/admin-openrc"
+      export TEMPEST_SERVICES=keystone TEMPEST_SECURITY_COMPLIANCE=1
+      for list in 2020.06-identity.txt 2022.11-scs-nonadmin-identity.txt; do
+          "$CONFORMANCE/run-tempest.sh" --include-list "$CONFORMANCE/interop/$list" --workspace "$dir/tempest-$list" > "$dir/tempest-$list.log" 2>&1
+          echo "tempest $label $list: $(tail -1 "$dir/tempest-$list.log")"
+      done
+      "$CONFORMANCE/run-tempest.sh" --regex tempest.api.identity --workspace "$dir/tempest-all" > "$dir/tempest-all.log" 2>&1
+      echo "tempest $label tempest.api.identity: $(tail -1 "$dir/tempest-all.log")"
+      grep -E '^\{|FAIL|fail' "$dir/tempest-all/results/summary.txt" 2>/dev/null | head -20
+    ) | tee "$dir/tempest-summary.txt"
+    # The interop lists must pass whole; the full identity suite must reach 130 of 138.
+    for list in 2020.06-identity.txt 2022.11-scs-nonadmin-identity.txt; do
+        if grep -q "tempest $label $list: [0-9]* passed, 0 failed" "$dir/tempest-summary.txt"; then pass "tempest $label $list"; else fail "tempest $label $list"; fi
+    done
+    local n
+    n=$(grep "tempest $label tempest.api.identity" "$dir/tempest-summary.txt" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+    if [ "${n:-0}" -ge 130 ]; then pass "tempest $label tempest.api.identity ($n passed, need 130)"; else fail "tempest $label tempest.api.identity (${n:-0} passed, need 130)"; fi
+    mkdir -p "$ROOT/target-test-results" 2>/dev/null
+    cp -r "$dir/tempest-all/results" "$WORK/results-$label" 2>/dev/null
+    stop_cloud
+}
+
+if [ -n "${FERROSTACK_TEST_FAST:-}" ]; then
+    skip "Tempest runs (FERROSTACK_TEST_FAST is set)"
+elif [ ! -x "$CONFORMANCE/run-tempest.sh" ]; then
+    skip "Tempest: $CONFORMANCE/run-tempest.sh not found (shared/ must sit beside the checkout)"
+else
+    section "Tempest identity on SQLite"
+    run_tempest sqlite "$WORK/t-sqlite" 15001
+    section "Tempest identity on PostgreSQL"
+    DBN=ferrostack_ks_$$
+    if command -v psql >/dev/null && psql -h 127.0.0.1 -U postgres -c "select 1" >/dev/null 2>&1; then
+        psql -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DBN" >/dev/null 2>&1
+        run_tempest postgresql "$WORK/t-pg" 15002 "postgresql://postgres@127.0.0.1/$DBN"
+        psql -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $DBN" >/dev/null 2>&1
+    else
+        skip "PostgreSQL is not reachable at 127.0.0.1:5432 as postgres (start it: pg_ctlcluster <ver> main start)"
+    fi
+    section "Tempest identity on MariaDB"
+    if command -v mariadb >/dev/null && mariadb -h 127.0.0.1 -u root -e "select 1" >/dev/null 2>&1; then
+        mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $DBN" >/dev/null 2>&1
+        run_tempest mariadb "$WORK/t-my" 15003 "mysql+pymysql://root@127.0.0.1/$DBN"
+        mariadb -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $DBN" >/dev/null 2>&1
+    else
+        skip "MariaDB is not reachable at 127.0.0.1:3306 as root (start it: start-stop-daemon --start --background --exec /usr/sbin/mariadbd)"
+    fi
+fi
+
+echo
+echo "ferrostack tests: ${PASSED} passed, ${FAILED} failed, ${SKIPPED} skipped"
+[ "$FAILED" -eq 0 ]
