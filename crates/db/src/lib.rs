@@ -59,7 +59,11 @@ impl From<sqlx::Error> for DbError {
 /// One bound parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A NULL of text type (PostgreSQL checks a NULL parameter's type against the column).
     Null,
+    /// A NULL of integer type.
+    NullInt,
+    NullReal,
     Int(i64),
     Real(f64),
     Text(String),
@@ -110,14 +114,39 @@ impl From<f64> for Value {
         Value::Real(f)
     }
 }
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(o: Option<T>) -> Self {
-        o.map(Into::into).unwrap_or(Value::Null)
+impl From<Option<String>> for Value {
+    fn from(o: Option<String>) -> Self {
+        o.map(Value::Text).unwrap_or(Value::Null)
     }
 }
-impl<T: Into<Value> + Clone> From<&Option<T>> for Value {
-    fn from(o: &Option<T>) -> Self {
-        o.clone().map(Into::into).unwrap_or(Value::Null)
+impl From<&Option<String>> for Value {
+    fn from(o: &Option<String>) -> Self {
+        o.clone().map(Value::Text).unwrap_or(Value::Null)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(o: Option<&str>) -> Self {
+        o.map(Value::from).unwrap_or(Value::Null)
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(o: Option<i64>) -> Self {
+        o.map(Value::Int).unwrap_or(Value::NullInt)
+    }
+}
+impl From<&Option<i64>> for Value {
+    fn from(o: &Option<i64>) -> Self {
+        o.map(Value::Int).unwrap_or(Value::NullInt)
+    }
+}
+impl From<Option<bool>> for Value {
+    fn from(o: Option<bool>) -> Self {
+        o.map(Value::from).unwrap_or(Value::NullInt)
+    }
+}
+impl From<Option<f64>> for Value {
+    fn from(o: Option<f64>) -> Self {
+        o.map(Value::Real).unwrap_or(Value::NullReal)
     }
 }
 
@@ -318,6 +347,8 @@ fn bind(params: Vec<Value>) -> AnyArguments<'static> {
         // Adding a value of a supported type cannot fail for the Any driver.
         let _ = match p {
             Value::Null => args.add(Option::<String>::None),
+            Value::NullInt => args.add(Option::<i64>::None),
+            Value::NullReal => args.add(Option::<f64>::None),
             Value::Int(i) => args.add(i),
             Value::Real(f) => args.add(f),
             Value::Text(s) => args.add(s),

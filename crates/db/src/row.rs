@@ -21,11 +21,20 @@ impl Row {
     }
 
     pub fn str(&self, col: &str) -> Result<String, DbError> {
-        self.decode::<String>(col)
+        self.opt_str(col)?.ok_or_else(|| DbError::Decode { column: col.to_string(), message: "unexpected NULL".into() })
     }
 
+    /// Text, also when the engine reports it as bytes (MySQL/MariaDB do for TEXT columns with
+    /// a binary collation such as utf8mb4_bin).
     pub fn opt_str(&self, col: &str) -> Result<Option<String>, DbError> {
-        self.decode::<Option<String>>(col)
+        match self.decode::<Option<String>>(col) {
+            Ok(v) => Ok(v),
+            Err(text_err) => match self.decode::<Option<Vec<u8>>>(col) {
+                Ok(Some(bytes)) => String::from_utf8(bytes).map(Some).map_err(|e| DbError::Decode { column: col.to_string(), message: e.to_string() }),
+                Ok(None) => Ok(None),
+                Err(_) => Err(text_err),
+            },
+        }
     }
 
     pub fn i64(&self, col: &str) -> Result<i64, DbError> {

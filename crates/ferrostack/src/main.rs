@@ -86,7 +86,17 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ferrostack: {e}");
+            // The whole chain: "database error: ... : duplicate key ..." says what to fix.
+            let mut msg = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(&format!(": {text}"));
+                }
+                source = s.source();
+            }
+            eprintln!("ferrostack: {msg}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -27,6 +27,15 @@ fn unauthorized() -> KeystoneError {
     KeystoneError::unauthenticated()
 }
 
+/// A name that resolves to nothing is an authentication failure; anything else (a database
+/// outage) stays what it is, so it is logged and answered as a 500.
+fn not_found_is_unauthorized(e: KeystoneError) -> KeystoneError {
+    match e {
+        KeystoneError::NotFound { .. } | KeystoneError::NotFoundMessage(_) => unauthorized(),
+        other => other,
+    }
+}
+
 fn obj<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>> {
     v.as_object().ok_or_else(|| KeystoneError::invalid_field(field, "must be an object"))
 }
@@ -209,7 +218,7 @@ impl App {
         }
         let name = user.get("name").and_then(Value::as_str).ok_or_else(|| KeystoneError::Validation("Invalid input for field 'user': either 'id' or 'name' is required".into()))?;
         let domain = user.get("domain").and_then(Value::as_object).ok_or_else(|| KeystoneError::Validation("Invalid input for field 'user': 'domain' is required with 'name'".into()))?;
-        let domain_id = self.domain_id_from_ref(domain).await.map_err(|_| unauthorized())?;
+        let domain_id = self.domain_id_from_ref(domain).await.map_err(not_found_is_unauthorized)?;
         idb::user_get_by_name(&self.db, name, &domain_id).await?.ok_or_else(unauthorized)
     }
 
@@ -306,13 +315,13 @@ async fn parse_scope(scope: Option<&Value>, app: &App) -> Result<ScopeRequest> {
         }
         let name = p.get("name").and_then(Value::as_str).ok_or_else(|| KeystoneError::Validation("Invalid input for field 'project': either 'id' or 'name' is required".into()))?;
         let domain = p.get("domain").and_then(Value::as_object).ok_or_else(|| KeystoneError::Validation("Invalid input for field 'project': 'domain' is required with 'name'".into()))?;
-        let domain_id = app.domain_id_from_ref(domain).await.map_err(|_| unauthorized())?;
+        let domain_id = app.domain_id_from_ref(domain).await.map_err(not_found_is_unauthorized)?;
         let project = rdb::project_get_by_name(&app.db, name, &domain_id).await?.ok_or_else(unauthorized)?;
         return Ok(ScopeRequest::Project(project.id));
     }
     if let Some(d) = scope.get("domain") {
         let d = obj(d, "domain")?;
-        let id = app.domain_id_from_ref(d).await.map_err(|_| unauthorized())?;
+        let id = app.domain_id_from_ref(d).await.map_err(not_found_is_unauthorized)?;
         return Ok(ScopeRequest::Domain(id));
     }
     if let Some(s) = scope.get("system") {

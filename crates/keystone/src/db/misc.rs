@@ -61,13 +61,13 @@ fn config_option_from_row(r: &Row) -> Result<DomainConfigOption, DbError> {
         group: r.str("group_name")?,
         option: r.str("option_name")?,
         value: serde_json::from_str(&text).unwrap_or(Json::String(text)),
-        sensitive: r.bool("sensitive")?,
+        sensitive: r.bool("is_sensitive")?,
     })
 }
 
 /// A domain's options, narrowed to a group and option when given, sensitive or not.
 pub async fn domain_config_list(db: &Db, domain_id: &str, group: Option<&str>, option: Option<&str>, sensitive: bool) -> Result<Vec<DomainConfigOption>, DbError> {
-    let mut sql = String::from("SELECT group_name, option_name, value, sensitive FROM domain_config WHERE domain_id = ? AND sensitive = ?");
+    let mut sql = String::from("SELECT group_name, option_name, value, is_sensitive FROM domain_config WHERE domain_id = ? AND is_sensitive = ?");
     let mut args = params![domain_id, sensitive];
     if let Some(g) = group {
         sql.push_str(" AND group_name = ?");
@@ -87,7 +87,7 @@ pub async fn domain_config_replace(db: &Db, domain_id: &str, options: &[DomainCo
     tx.exec("DELETE FROM domain_config WHERE domain_id = ?", params![domain_id]).await?;
     for o in options {
         tx.exec(
-            "INSERT INTO domain_config (domain_id, group_name, option_name, value, sensitive) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO domain_config (domain_id, group_name, option_name, value, is_sensitive) VALUES (?, ?, ?, ?, ?)",
             params![domain_id, &o.group, &o.option, o.value.to_string(), o.sensitive],
         )
         .await?;
@@ -101,7 +101,7 @@ pub async fn domain_config_upsert(db: &Db, domain_id: &str, options: &[DomainCon
     for o in options {
         tx.exec("DELETE FROM domain_config WHERE domain_id = ? AND group_name = ? AND option_name = ?", params![domain_id, &o.group, &o.option]).await?;
         tx.exec(
-            "INSERT INTO domain_config (domain_id, group_name, option_name, value, sensitive) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO domain_config (domain_id, group_name, option_name, value, is_sensitive) VALUES (?, ?, ?, ?, ?)",
             params![domain_id, &o.group, &o.option, o.value.to_string(), o.sensitive],
         )
         .await?;

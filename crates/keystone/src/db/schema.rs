@@ -1,7 +1,8 @@
 //! Keystone's schema, as keystone/common/sql/migrations, in Ferrostack's portable form
 //! (see the `db` crate: BIGINT booleans and microsecond instants, JSON in TEXT). Domains are
 //! projects with `is_domain = 1` under the sentinel root domain, as upstream stores them.
-//! Table names avoid words reserved by PostgreSQL or MySQL (`user`, `group`, `limit`).
+//! Table and column names avoid words reserved by PostgreSQL, MySQL or MariaDB (`user`,
+//! `group`, `limit`, `sensitive`).
 
 use db::Migration;
 
@@ -46,7 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE TABLE revocation_event (id VARCHAR(64) PRIMARY KEY, domain_id VARCHAR(64), project_id VARCHAR(64), user_id VARCHAR(64), role_id VARCHAR(64), trust_id VARCHAR(64), consumer_id VARCHAR(64), access_token_id VARCHAR(64), issued_before BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT NOT NULL, audit_id VARCHAR(32), audit_chain_id VARCHAR(32))",
         "CREATE INDEX revocation_event_revoked_at ON revocation_event (revoked_at)",
         "CREATE TABLE policy (id VARCHAR(64) PRIMARY KEY, type VARCHAR(255) NOT NULL, policy_blob {long_text} NOT NULL, extra TEXT)",
-        "CREATE TABLE domain_config (domain_id VARCHAR(64) NOT NULL, group_name VARCHAR(255) NOT NULL, option_name VARCHAR(255) NOT NULL, value TEXT NOT NULL, sensitive BIGINT NOT NULL, PRIMARY KEY (domain_id, group_name, option_name))",
+        "CREATE TABLE domain_config (domain_id VARCHAR(64) NOT NULL, group_name VARCHAR(255) NOT NULL, option_name VARCHAR(255) NOT NULL, value TEXT NOT NULL, is_sensitive BIGINT NOT NULL, PRIMARY KEY (domain_id, group_name, option_name))",
         "CREATE TABLE oauth_consumer (id VARCHAR(64) PRIMARY KEY, description VARCHAR(64), secret VARCHAR(64) NOT NULL, extra TEXT)",
         "CREATE TABLE registered_limit (id VARCHAR(64) PRIMARY KEY, service_id VARCHAR(255) NOT NULL, region_id VARCHAR(64), resource_name VARCHAR(255) NOT NULL, default_limit BIGINT NOT NULL, description TEXT)",
         "CREATE TABLE project_limit (id VARCHAR(64) PRIMARY KEY, project_id VARCHAR(64), domain_id VARCHAR(64), service_id VARCHAR(255) NOT NULL, region_id VARCHAR(64), resource_name VARCHAR(255) NOT NULL, resource_limit BIGINT NOT NULL, description TEXT)",
