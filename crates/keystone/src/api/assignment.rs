@@ -347,7 +347,8 @@ async fn check_grant_parts(app: &SharedApp, g: &Grant, target_kind: &str, target
     Ok(())
 }
 
-async fn grant_do(app: &SharedApp, caller: &Caller, target_kind: &str, target_id: &str, actor_kind: &str, actor_id: &str, role_id: &str, inherited: bool, op: GrantOp) -> Result<StatusCode> {
+async fn grant_do(app: &SharedApp, caller: &Caller, path: &GrantPath<'_>, role_id: &str, inherited: bool, op: GrantOp) -> Result<StatusCode> {
+    let GrantPath { target_kind, target_id, actor_kind, actor_id } = *path;
     let g = resolve_grant(app, target_kind, target_id, actor_kind, actor_id, Some(role_id), inherited).await?;
     let action = match op {
         GrantOp::Create => "identity:create_grant",
@@ -378,6 +379,21 @@ async fn grant_do(app: &SharedApp, caller: &Caller, target_kind: &str, target_id
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The four parts of a grant URL: `/v3/{target_kind}/{target_id}/{actor_kind}/{actor_id}/roles`.
+#[derive(Clone, Copy)]
+struct GrantPath<'a> {
+    target_kind: &'a str,
+    target_id: &'a str,
+    actor_kind: &'a str,
+    actor_id: &'a str,
+}
+
+impl<'a> GrantPath<'a> {
+    fn of(p: &'a (String, String, String, String)) -> Self {
+        GrantPath { target_kind: &p.0, target_id: &p.1, actor_kind: &p.2, actor_id: &p.3 }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum GrantOp {
     Create,
@@ -385,7 +401,8 @@ enum GrantOp {
     Delete,
 }
 
-async fn grant_listing(app: &SharedApp, caller: &Caller, headers: &HeaderMap, uri: &Uri, target_kind: &str, target_id: &str, actor_kind: &str, actor_id: &str, inherited: bool) -> Result<Json<Value>> {
+async fn grant_listing(app: &SharedApp, caller: &Caller, (headers, uri): (&HeaderMap, &Uri), path: &GrantPath<'_>, inherited: bool) -> Result<Json<Value>> {
+    let GrantPath { target_kind, target_id, actor_kind, actor_id } = *path;
     let g = resolve_grant(app, target_kind, target_id, actor_kind, actor_id, None, inherited).await?;
     app.enforce(caller, "identity:list_grants", g.target.clone())?;
     check_grant_parts(app, &g, target_kind, target_id, actor_kind, actor_id, None).await?;
@@ -401,22 +418,26 @@ async fn grant_listing(app: &SharedApp, caller: &Caller, headers: &HeaderMap, ur
     Ok(Json(super::collection("roles", out, super::self_href(&base, uri))))
 }
 
-async fn grant_list(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, uri: Uri, Path((tk, tid, ak, aid)): Path<(String, String, String, String)>) -> Result<Json<Value>> {
-    grant_listing(&app, &caller, &headers, &uri, &tk, &tid, &ak, &aid, false).await
+async fn grant_list(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, uri: Uri, Path(p): Path<(String, String, String, String)>) -> Result<Json<Value>> {
+    grant_listing(&app, &caller, (&headers, &uri), &GrantPath::of(&p), false).await
 }
 async fn grant_check(State(app): State<SharedApp>, caller: Caller, Path((tk, tid, ak, aid, rid)): Path<(String, String, String, String, String)>) -> Result<StatusCode> {
-    grant_do(&app, &caller, &tk, &tid, &ak, &aid, &rid, false, GrantOp::Check).await
+    let p = (tk, tid, ak, aid);
+    grant_do(&app, &caller, &GrantPath::of(&p), &rid, false, GrantOp::Check).await
 }
 async fn grant_create(State(app): State<SharedApp>, caller: Caller, Path((tk, tid, ak, aid, rid)): Path<(String, String, String, String, String)>) -> Result<StatusCode> {
-    grant_do(&app, &caller, &tk, &tid, &ak, &aid, &rid, false, GrantOp::Create).await
+    let p = (tk, tid, ak, aid);
+    grant_do(&app, &caller, &GrantPath::of(&p), &rid, false, GrantOp::Create).await
 }
 async fn grant_delete(State(app): State<SharedApp>, caller: Caller, Path((tk, tid, ak, aid, rid)): Path<(String, String, String, String, String)>) -> Result<StatusCode> {
-    grant_do(&app, &caller, &tk, &tid, &ak, &aid, &rid, false, GrantOp::Delete).await
+    let p = (tk, tid, ak, aid);
+    grant_do(&app, &caller, &GrantPath::of(&p), &rid, false, GrantOp::Delete).await
 }
 async fn system_grant_list(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, uri: Uri, Path((ak, aid)): Path<(String, String)>) -> Result<Json<Value>> {
     let action = if ak == "users" { "identity:list_system_grants_for_user" } else { "identity:list_system_grants_for_group" };
     app.enforce(&caller, action, json!({}))?;
-    grant_listing(&app, &caller, &headers, &uri, "system", SYSTEM_TARGET, &ak, &aid, false).await
+    let path = GrantPath { target_kind: "system", target_id: SYSTEM_TARGET, actor_kind: &ak, actor_id: &aid };
+    grant_listing(&app, &caller, (&headers, &uri), &path, false).await
 }
 async fn system_grant_op(app: &SharedApp, caller: &Caller, ak: &str, aid: &str, rid: &str, op: GrantOp) -> Result<StatusCode> {
     let actor = if ak == "users" { "user" } else { "group" };
@@ -458,17 +479,20 @@ async fn system_grant_create(State(app): State<SharedApp>, caller: Caller, Path(
 async fn system_grant_delete(State(app): State<SharedApp>, caller: Caller, Path((ak, aid, rid)): Path<(String, String, String)>) -> Result<StatusCode> {
     system_grant_op(&app, &caller, &ak, &aid, &rid, GrantOp::Delete).await
 }
-async fn inherited_list(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, uri: Uri, Path((tk, tid, ak, aid)): Path<(String, String, String, String)>) -> Result<Json<Value>> {
-    grant_listing(&app, &caller, &headers, &uri, &tk, &tid, &ak, &aid, true).await
+async fn inherited_list(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, uri: Uri, Path(p): Path<(String, String, String, String)>) -> Result<Json<Value>> {
+    grant_listing(&app, &caller, (&headers, &uri), &GrantPath::of(&p), true).await
 }
 async fn inherited_check(State(app): State<SharedApp>, caller: Caller, Path((tk, tid, ak, aid, rid)): Path<(String, String, String, String, String)>) -> Result<StatusCode> {
-    grant_do(&app, &caller, &tk, &tid, &ak, &aid, &rid, true, GrantOp::Check).await
+    let p = (tk, tid, ak, aid);
+    grant_do(&app, &caller, &GrantPath::of(&p), &rid, true, GrantOp::Check).await
 }
 async fn inherited_create(State(app): State<SharedApp>, caller: Caller, Path((tk, tid, ak, aid, rid)): Path<(String, String, String, String, String)>) -> Result<StatusCode> {
-    grant_do(&app, &caller, &tk, &tid, &ak, &aid, &rid, true, GrantOp::Create).await
+    let p = (tk, tid, ak, aid);
+    grant_do(&app, &caller, &GrantPath::of(&p), &rid, true, GrantOp::Create).await
 }
 async fn inherited_delete(State(app): State<SharedApp>, caller: Caller, Path((tk, tid, ak, aid, rid)): Path<(String, String, String, String, String)>) -> Result<StatusCode> {
-    grant_do(&app, &caller, &tk, &tid, &ak, &aid, &rid, true, GrantOp::Delete).await
+    let p = (tk, tid, ak, aid);
+    grant_do(&app, &caller, &GrantPath::of(&p), &rid, true, GrantOp::Delete).await
 }
 
 // -------------------------------------------------------------------------- role_assignments
