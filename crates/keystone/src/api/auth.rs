@@ -123,7 +123,7 @@ async fn catalog(State(app): State<SharedApp>, caller: Caller, headers: HeaderMa
     }
     let base = super::base_url(&app, &headers);
     let catalog = app.catalog_for(caller.token.project.as_ref().map(|p| p.id.as_str())).await?;
-    Ok(Json(json!({"catalog": catalog, "links": {"self": format!("{base}/v3/auth/catalog"), "previous": null, "next": null}})))
+    Ok(Json(json!({"catalog": catalog.as_ref(), "links": {"self": format!("{base}/v3/auth/catalog"), "previous": null, "next": null}})))
 }
 
 /// GET /v3/auth/projects

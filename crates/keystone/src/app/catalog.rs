@@ -10,8 +10,27 @@ use crate::db::catalog as cdb;
 use crate::error::Result;
 
 impl App {
-    /// The v3 catalog, for a project when the token is project-scoped.
-    pub async fn catalog_for(&self, project_id: Option<&str>) -> Result<Vec<Value>> {
+    /// The v3 catalog, for a project when the token is project-scoped; rendered once per write
+    /// generation (token validation renders it on every call).
+    pub async fn catalog_for(&self, project_id: Option<&str>) -> Result<std::sync::Arc<Vec<Value>>> {
+        let key = project_id.unwrap_or_default().to_string();
+        let generation = self.generation();
+        if let Some((g, c)) = self.catalog_cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            if g == generation {
+                return Ok(c);
+            }
+        }
+        let rendered = std::sync::Arc::new(self.catalog_render(project_id).await?);
+        if let Ok(mut m) = self.catalog_cache.lock() {
+            if m.len() > 10_000 {
+                m.clear();
+            }
+            m.insert(key, (generation, rendered.clone()));
+        }
+        Ok(rendered)
+    }
+
+    async fn catalog_render(&self, project_id: Option<&str>) -> Result<Vec<Value>> {
         let services = cdb::service_list(&self.db).await?;
         let mut endpoints = cdb::endpoint_list(&self.db).await?;
         if let Some(pid) = project_id {

@@ -40,6 +40,8 @@ pub struct App {
     generation: AtomicU64,
     pub(crate) token_cache: Mutex<HashMap<String, (u64, Arc<TokenData>)>>,
     pub(crate) revocations: tokens::RevocationList,
+    /// Rendered catalogs by project ("" for none), valid for one write generation.
+    pub(crate) catalog_cache: Mutex<HashMap<String, (u64, Arc<Vec<Value>>)>>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -71,6 +73,7 @@ impl App {
             generation: AtomicU64::new(1),
             token_cache: Mutex::new(HashMap::new()),
             revocations: tokens::RevocationList::default(),
+            catalog_cache: Mutex::new(HashMap::new()),
         });
         app.revocations_reload().await?;
         Ok(app)

@@ -402,7 +402,7 @@ impl App {
             body["roles"] = json!(roles);
         }
         if include_catalog && !t.is_unscoped() {
-            body["catalog"] = Value::Array(self.catalog_for(t.project.as_ref().map(|p| p.id.as_str())).await?);
+            body["catalog"] = Value::Array(self.catalog_for(t.project.as_ref().map(|p| p.id.as_str())).await?.as_ref().clone());
         }
         if let Some(ac) = &t.app_cred {
             let mut v = json!({"id": ac.id, "name": ac.name, "restricted": ac.restricted});
