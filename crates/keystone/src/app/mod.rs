@@ -41,10 +41,13 @@ pub struct App {
     pub(crate) token_cache: Mutex<HashMap<String, (u64, Arc<TokenData>)>>,
     pub(crate) revocations: tokens::RevocationList,
     /// Rendered catalogs by project ("" for none), valid for one write generation.
-    pub(crate) catalog_cache: Mutex<HashMap<String, (u64, Arc<Vec<Value>>)>>,
+    pub(crate) catalog_cache: Mutex<HashMap<String, (u64, RenderedCatalog)>>,
 }
 
 pub type SharedApp = Arc<App>;
+
+/// A catalog as rendered for a token body, shared between the requests that need it.
+pub type RenderedCatalog = Arc<Vec<Value>>;
 
 impl App {
     pub async fn new(cfg: KeystoneConfig, db: Db) -> Result<SharedApp> {
