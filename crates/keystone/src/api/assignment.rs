@@ -357,22 +357,36 @@ async fn grant_do(app: &SharedApp, caller: &Caller, path: &GrantPath<'_>, role_i
     };
     app.enforce(caller, action, g.target.clone())?;
     check_grant_parts(app, &g, target_kind, target_id, actor_kind, actor_id, Some(role_id)).await?;
+    apply_grant(app, &g, op).await
+}
+
+/// Creates, checks or deletes a resolved grant; deleting revokes the affected users' tokens
+/// (on the project for a direct project grant, everywhere otherwise).
+async fn apply_grant(app: &SharedApp, g: &Grant, op: GrantOp) -> Result<StatusCode> {
+    let a = &g.assignment;
+    let missing = || {
+        KeystoneError::NotFoundMessage(format!(
+            "Could not find role assignment with role: {}, user or group: {}, project, domain, or system: {}.",
+            a.role_id, a.actor_id, a.target_id
+        ))
+    };
     match op {
         GrantOp::Create => {
-            adb::assignment_create(&app.db, &g.assignment).await?;
+            adb::assignment_create(&app.db, a).await?;
             app.bump();
         }
         GrantOp::Check => {
-            if !adb::assignment_exists(&app.db, &g.assignment).await? {
-                return Err(KeystoneError::NotFoundMessage(format!("Could not find role assignment with role: {role_id}, user or group: {actor_id}, project, domain, or system: {target_id}.")));
+            if !adb::assignment_exists(&app.db, a).await? {
+                return Err(missing());
             }
         }
         GrantOp::Delete => {
-            if adb::assignment_delete(&app.db, &g.assignment).await? == 0 {
-                return Err(KeystoneError::NotFoundMessage(format!("Could not find role assignment with role: {role_id}, user or group: {actor_id}, project, domain, or system: {target_id}.")));
+            if adb::assignment_delete(&app.db, a).await? == 0 {
+                return Err(missing());
             }
+            let project_id = if a.inherited { None } else { g.project_scope.clone() };
             for u in &g.user_ids {
-                app.revoke(RevocationEvent { user_id: Some(u.clone()), project_id: if inherited { None } else { g.project_scope.clone() }, ..Default::default() }).await?;
+                app.revoke(RevocationEvent { user_id: Some(u.clone()), project_id: project_id.clone(), ..Default::default() }).await?;
             }
         }
     }
@@ -449,26 +463,7 @@ async fn system_grant_op(app: &SharedApp, caller: &Caller, ak: &str, aid: &str, 
     app.enforce(caller, &action, json!({}))?;
     let g = resolve_grant(app, "system", SYSTEM_TARGET, ak, aid, Some(rid), false).await?;
     check_grant_parts(app, &g, "system", SYSTEM_TARGET, ak, aid, Some(rid)).await?;
-    match op {
-        GrantOp::Create => {
-            adb::assignment_create(&app.db, &g.assignment).await?;
-            app.bump();
-        }
-        GrantOp::Check => {
-            if !adb::assignment_exists(&app.db, &g.assignment).await? {
-                return Err(KeystoneError::NotFoundMessage(format!("Could not find role assignment with role: {rid}, user or group: {aid}, project, domain, or system: system.")));
-            }
-        }
-        GrantOp::Delete => {
-            if adb::assignment_delete(&app.db, &g.assignment).await? == 0 {
-                return Err(KeystoneError::NotFoundMessage(format!("Could not find role assignment with role: {rid}, user or group: {aid}, project, domain, or system: system.")));
-            }
-            for u in &g.user_ids {
-                app.revoke(RevocationEvent { user_id: Some(u.clone()), ..Default::default() }).await?;
-            }
-        }
-    }
-    Ok(StatusCode::NO_CONTENT)
+    apply_grant(app, &g, op).await
 }
 async fn system_grant_check(State(app): State<SharedApp>, caller: Caller, Path((ak, aid, rid)): Path<(String, String, String)>) -> Result<StatusCode> {
     system_grant_op(&app, &caller, &ak, &aid, &rid, GrantOp::Check).await

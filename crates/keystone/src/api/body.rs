@@ -104,3 +104,26 @@ pub fn check_name(key: &str, name: &str) -> Result<(), KeystoneError> {
     }
     Ok(())
 }
+
+/// The attributes of an entity body that are not among `known`: Keystone keeps them as
+/// "extra" and returns them as given.
+pub fn extra_from(body: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
+    body.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// An update body must name at least one attribute (the schemas' `minProperties: 1`).
+pub fn not_empty(key: &str, body: &Map<String, Value>) -> Result<(), KeystoneError> {
+    if body.is_empty() {
+        return Err(KeystoneError::invalid_field(key, "{} does not have enough properties"));
+    }
+    Ok(())
+}
+
+/// `_require_matching_id`: an `id` in an update body must be the one in the path.
+pub fn matching_id(body: &Map<String, Value>, id: &str) -> Result<(), KeystoneError> {
+    match body.get("id") {
+        Some(Value::Null) | None => Ok(()),
+        Some(v) if v.as_str() == Some(id) => Ok(()),
+        Some(_) => Err(KeystoneError::Validation("Cannot change ID".into())),
+    }
+}

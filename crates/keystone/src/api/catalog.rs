@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::body::{check_name, Fields, JsonBody};
+use super::body::{Fields, JsonBody, check_name, extra_from, matching_id, not_empty};
 use super::{collection, links, matches_filter, self_href, QueryMap};
 use crate::app::catalog_admin::INTERFACES;
 use crate::app::{Caller, SharedApp};
@@ -86,26 +86,8 @@ pub fn endpoint_group_view(base: &str, g: &EndpointGroup) -> Value {
     })
 }
 
-fn extra_from(body: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
-    body.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
 
-/// An update body must name at least one attribute (the schemas' `minProperties: 1`).
-fn not_empty(key: &str, body: &Map<String, Value>) -> Result<()> {
-    if body.is_empty() {
-        return Err(KeystoneError::invalid_field(key, "{} does not have enough properties"));
-    }
-    Ok(())
-}
 
-/// `_require_matching_id`: an `id` in an update body must be the one in the path.
-fn matching_id(body: &Map<String, Value>, id: &str) -> Result<()> {
-    match body.get("id") {
-        Some(Value::Null) | None => Ok(()),
-        Some(v) if v.as_str() == Some(id) => Ok(()),
-        Some(_) => Err(KeystoneError::Validation("Cannot change ID".into())),
-    }
-}
 
 /// A region id (or parent id): a string of 1 to 255 characters, or null.
 fn region_id_field(body: &Map<String, Value>, key: &str, min: usize) -> Result<Option<String>> {

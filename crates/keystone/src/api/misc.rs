@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::body::{Fields, JsonBody};
+use super::body::{Fields, JsonBody, extra_from, matching_id, not_empty};
 use super::{collection, links, matches_filter, self_href, QueryMap};
 use crate::app::catalog_admin::expecting;
 use crate::app::{Caller, SharedApp};
@@ -45,24 +45,8 @@ pub fn routes() -> Router<SharedApp> {
         .route("/v3/OS-OAUTH1/consumers/{consumer_id}", get(consumer_show).patch(consumer_update).delete(consumer_delete))
 }
 
-fn extra_from(body: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
-    body.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
 
-fn not_empty(key: &str, body: &Map<String, Value>) -> Result<()> {
-    if body.is_empty() {
-        return Err(KeystoneError::invalid_field(key, "{} does not have enough properties"));
-    }
-    Ok(())
-}
 
-fn matching_id(body: &Map<String, Value>, id: &str) -> Result<()> {
-    match body.get("id") {
-        Some(Value::Null) | None => Ok(()),
-        Some(v) if v.as_str() == Some(id) => Ok(()),
-        Some(_) => Err(KeystoneError::Validation("Cannot change ID".into())),
-    }
-}
 
 fn no_additional(body: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
     match body.keys().find(|k| !allowed.contains(&k.as_str())) {

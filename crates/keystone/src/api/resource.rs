@@ -6,7 +6,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use super::body::{check_name, Fields, JsonBody};
+use super::body::{Fields, JsonBody, check_name, extra_from};
 use super::{links, matches_filter, QueryMap};
 use crate::app::{query_bool, Caller, SharedApp};
 use crate::db::resource::{self as rdb, Project};
@@ -56,9 +56,6 @@ pub fn domain_view(base: &str, d: &Project) -> Value {
     Value::Object(v)
 }
 
-fn extra_from(body: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
-    body.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
 
 fn tags_from(body: &Map<String, Value>) -> Result<Option<Vec<String>>> {
     match body.get("tags") {
