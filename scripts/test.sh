@@ -45,7 +45,7 @@ OS="$TEMPEST_VENV/bin/openstack"
 
 # Starts `ferrostack up` in DIR on PORT with an optional keystone.conf database URL and
 # security-compliance settings; waits until Keystone answers.
-start_cloud() { # dir port [db-url]
+start_cloud() { # dir port [db-url]   (Glance listens on port + 1000)
     local dir=$1 port=$2 url=${3:-}
     mkdir -p "$dir/etc"
     cat > "$dir/etc/keystone.conf" <<CONF
@@ -67,7 +67,7 @@ lockout_duration = 10
 unique_last_password_count = 2
 minimum_password_age = 0
 CONF
-    "$BIN" up --data-dir "$dir" --host 127.0.0.1 --keystone-port "$port" > "$dir/up.log" 2>&1 &
+    "$BIN" up --data-dir "$dir" --host 127.0.0.1 --keystone-port "$port" --glance-port $((port + 1000)) > "$dir/up.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/v3" >/dev/null 2>&1 && [ -f "$dir/admin-openrc" ] && return 0
@@ -85,6 +85,12 @@ if [ -x "$OS" ] && start_cloud "$WORK/aio" 15000; then
         fail "openstack CLI walkthrough"; tail -40 "$WORK/cli.log"
     fi
     grep -E '^(ok|FAILED)' "$WORK/cli.log" | sed 's/^/    /'
+    if PATH="$TEMPEST_VENV/bin:$PATH" DATA="$WORK/aio" "$ROOT/scripts/glance-walkthrough.sh" > "$WORK/glance-cli.log" 2>&1; then
+        pass "openstack image walkthrough (seed flow, save, share, protect, deactivate, import, bad input)"
+    else
+        fail "openstack image walkthrough"
+    fi
+    grep -E '^(ok|FAILED)' "$WORK/glance-cli.log" | sed 's/^/    /'
     # Restart on the same data dir keeps users, tokens and keys.
     . "$WORK/aio/admin-openrc"
     TOKEN=$("$OS" token issue -f value -c id 2>/dev/null)
@@ -152,6 +158,34 @@ ensure_mariadb() {
     return 1
 }
 
+run_tempest_image() { # dir port
+    local dir=$1 port=$2
+    # Tempest's list tests upload bogus bytes; they run only against a cloud that does not
+    # require content to match disk_format (upstream's [image_format]
+    # require_image_format_match = false), and Tempest must be told so.
+    mkdir -p "$dir/etc"
+    if ! start_cloud "$dir" "$port"; then fail "tempest (image): cloud did not start"; return; fi
+    stop_cloud
+    printf '\n[image_format]\nrequire_image_format_match = false\n' >> "$dir/etc/glance-api.conf"
+    if ! start_cloud "$dir" "$port"; then fail "tempest (image): cloud did not restart"; return; fi
+    printf '[image-feature-enabled]\nimage_format_enforcement = false\n' > "$dir/tempest-extra.conf"
+    ( . "$dir/admin-openrc"
+      export TEMPEST_SERVICES=keystone,glance TEMPEST_EXTRA_CONF="$dir/tempest-extra.conf"
+      for list in 2020.06-image.txt 2022.11-scs-nonadmin-image.txt; do
+          "$CONFORMANCE/run-tempest.sh" --include-list "$CONFORMANCE/interop/$list" --workspace "$dir/tempest-$list" > "$dir/tempest-$list.log" 2>&1
+          echo "tempest image $list: $(tail -1 "$dir/tempest-$list.log")"
+      done
+      "$CONFORMANCE/run-tempest.sh" --regex tempest.api.image --workspace "$dir/tempest-all" > "$dir/tempest-all.log" 2>&1
+      echo "tempest image tempest.api.image: $(tail -1 "$dir/tempest-all.log")"
+    ) | tee "$dir/tempest-summary.txt"
+    for list in 2020.06-image.txt 2022.11-scs-nonadmin-image.txt; do
+        if grep -q "tempest image $list: [0-9]* passed, 0 failed, 0 skipped" "$dir/tempest-summary.txt"; then pass "tempest image $list"; else fail "tempest image $list"; fi
+    done
+    # Not gated yet (issue 3 is open: metadefs and tasks are not built); reported as measured.
+    echo "NOTE (not gated): $(grep 'tempest.api.image' "$dir/tempest-summary.txt")"
+    stop_cloud
+}
+
 if [ -n "${FERROSTACK_TEST_FAST:-}" ]; then
     skip "Tempest runs (FERROSTACK_TEST_FAST is set)"
 elif [ ! -x "$CONFORMANCE/run-tempest.sh" ]; then
@@ -159,6 +193,8 @@ elif [ ! -x "$CONFORMANCE/run-tempest.sh" ]; then
 else
     section "Tempest identity on SQLite"
     run_tempest sqlite "$WORK/t-sqlite" 15001
+    section "Tempest image (interop lists) on SQLite"
+    run_tempest_image "$WORK/t-image" 15004
     section "Tempest identity on PostgreSQL"
     DBN=ferrostack_ks_$$
     ensure_postgres

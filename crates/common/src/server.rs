@@ -62,6 +62,13 @@ pub async fn bind(service: &str, addr: &str) -> Result<(TcpListener, SocketAddr)
     Ok((listener, local))
 }
 
+/// How a service wants its requests prepared before routing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeOptions {
+    /// Treat `/path/` as `/path` (Keystone does; Glance answers `/v2/images/` with 404).
+    pub strip_trailing_slash: bool,
+}
+
 /// Serves `router` on `listener` until `shutdown`, adding the request-id layer with `headers`.
 pub async fn serve(
     service: &str,
@@ -70,9 +77,22 @@ pub async fn serve(
     headers: RequestIdHeaders,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
+    serve_with(service, listener, router, headers, ServeOptions { strip_trailing_slash: true }, shutdown).await
+}
+
+/// [`serve`] with explicit options.
+pub async fn serve_with(
+    service: &str,
+    listener: TcpListener,
+    router: Router,
+    headers: RequestIdHeaders,
+    options: ServeOptions,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
     let app = router.layer(axum::middleware::from_fn_with_state(headers, request_id_layer));
     // Routing happens after this rewrite, so `/v3/users/` and `/v3/users` reach one handler.
-    let app = tower::ServiceExt::<axum::extract::Request>::map_request(app, strip_trailing_slash);
+    let strip = options.strip_trailing_slash;
+    let app = tower::ServiceExt::<axum::extract::Request>::map_request(app, move |r| if strip { strip_trailing_slash(r) } else { r });
     axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app))
         .with_graceful_shutdown(shutdown.wait())
         .await

@@ -23,6 +23,9 @@ pub struct UpArgs {
     /// Keystone's port (5000 as upstream).
     #[arg(long, default_value_t = 5000)]
     pub keystone_port: u16,
+    /// Glance's port (9292 as upstream).
+    #[arg(long, default_value_t = 9292)]
+    pub glance_port: u16,
     /// The admin password on first start (default: a random one, kept in DIR/admin-openrc).
     #[arg(long)]
     pub admin_password: Option<String>,
@@ -30,7 +33,7 @@ pub struct UpArgs {
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
-    /// Comma-separated services to run (keystone).
+    /// Comma-separated services to run (keystone, glance), each configured by its file.
     #[arg(long, value_delimiter = ',', default_value = "keystone")]
     pub services: Vec<String>,
     /// A service config file (oslo.config INI), e.g. keystone.conf.
@@ -129,6 +132,79 @@ password_hash_rounds = 12\n\
     )
 }
 
+/// The glance-api.conf the all-in-one writes on first start.
+fn default_glance_conf(data_dir: &Path, host: &str, port: u16) -> String {
+    format!(
+        "# Glance configuration for the Ferrostack all-in-one (upstream option names).\n\
+[DEFAULT]\n\
+bind_host = {host}\n\
+bind_port = {port}\n\
+# image_size_cap = 1099511627776\n\
+# user_storage_quota = 0\n\
+\n\
+[database]\n\
+connection = sqlite:///{dir}/glance.db\n\
+\n\
+[glance_store]\n\
+default_store = file\n\
+filesystem_store_datadir = {dir}/images\n\
+\n\
+[os_glance_staging_store]\n\
+filesystem_store_datadir = {dir}/image-staging\n\
+\n\
+# Used by `ferrostack serve --services glance` (the all-in-one validates tokens in-process).\n\
+[keystone_authtoken]\n\
+# www_authenticate_uri = http://{host}:5000\n\
+# auth_url = http://{host}:5000\n\
+# username = glance\n\
+# password = GLANCE_PASS\n\
+# project_name = service\n\
+# user_domain_name = Default\n\
+# project_domain_name = Default\n",
+        dir = data_dir.display()
+    )
+}
+
+/// Opens Glance from its config file.
+async fn open_glance(config_file: &Path) -> Result<(glance::SharedApp, Config), CliError> {
+    let cfg = Config::load(config_file)?;
+    let gcfg = glance::GlanceConfig::from_config(&cfg, &state_path(&cfg, config_file))?;
+    let app = glance::open(gcfg).await.map_err(|e| CliError::Other(format!("glance: {e}")))?;
+    Ok((app, cfg))
+}
+
+/// Serves Glance on `bind` with `validator` checking tokens.
+pub async fn start_glance(app: glance::SharedApp, bind: &str, validator: std::sync::Arc<dyn auth::TokenValidator>, shutdown: Shutdown) -> Result<Running, CliError> {
+    let (listener, addr) = common::server::bind("glance", bind).await?;
+    let router = glance::api::router(app, validator);
+    let task = tokio::spawn(common::server::serve_with(
+        "glance",
+        listener,
+        router,
+        RequestIdHeaders::default(),
+        common::server::ServeOptions { strip_trailing_slash: false },
+        shutdown,
+    ));
+    Ok(Running { url: format!("http://{addr}"), task })
+}
+
+/// The `[keystone_authtoken]` validator for a split deployment.
+fn remote_validator(cfg: &Config) -> Result<std::sync::Arc<dyn auth::TokenValidator>, CliError> {
+    let s = "keystone_authtoken";
+    let need = |k: &str| cfg.get(s, k).map(str::to_string).ok_or_else(|| CliError::Other(format!("[{s}] {k} is required to validate tokens against Keystone")));
+    let auth_url = need("auth_url")?;
+    let auth_url = if auth_url.trim_end_matches('/').ends_with("/v3") { auth_url } else { format!("{}/v3", auth_url.trim_end_matches('/')) };
+    let cache = cfg.get_int(s, "token_cache_time", 300)?.max(0) as u64;
+    Ok(std::sync::Arc::new(auth::KeystoneValidator::new(
+        &auth_url,
+        &need("username")?,
+        &need("password")?,
+        &need("project_name")?,
+        cfg.get_or(s, "user_domain_name", "Default"),
+        std::time::Duration::from_secs(cache),
+    )))
+}
+
 fn admin_openrc(host: &str, port: u16, password: &str) -> String {
     format!(
         "export OS_PROJECT_DOMAIN_NAME=Default\n\
@@ -212,17 +288,33 @@ pub async fn up(a: UpArgs) -> Result<(), CliError> {
     .await?;
     let port: u16 = bind.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(a.keystone_port);
     std::fs::write(&openrc, admin_openrc(&a.host, port, &password)).map_err(io("cannot write admin-openrc"))?;
+    let gconf = crate::config_path(&etc, "glance-api");
+    if !gconf.exists() {
+        std::fs::write(&gconf, default_glance_conf(&data_dir, &a.host, a.glance_port)).map_err(io("cannot write glance-api.conf"))?;
+    }
+    let (glance_app, gcfg) = open_glance(&gconf).await?;
+    let glance_port = gcfg.get_int("DEFAULT", "bind_port", i64::from(a.glance_port))?;
+    let glance_bind = format!("{}:{}", gcfg.get_or("DEFAULT", "bind_host", &a.host), glance_port);
+    let glance_url = format!("http://{}:{}", a.host, glance_port);
+    app.register_service("glance", "image", "OpenStack Image", "RegionOne", &[("public", &glance_url), ("internal", &glance_url), ("admin", &glance_url)]).await?;
+
     let (trigger, shutdown) = Shutdown::new();
     let ks = start_keystone(app.clone(), &bind, shutdown.clone()).await?;
+    let validator: std::sync::Arc<dyn auth::TokenValidator> = std::sync::Arc::new(keystone::validator::LocalValidator(app.clone()));
+    let gl = start_glance(glance_app.clone(), &glance_bind, validator, shutdown.clone()).await?;
     println!("Ferrostack is up. Data dir: {}", data_dir.display());
     println!("  keystone (identity v3)   {}/v3", ks.url);
+    println!("  glance   (image v2)      {}", gl.url);
     println!("Credentials: . {}", openrc.display());
     tokio::spawn(wait_for_signal(trigger));
-    match ks.task.await {
-        Ok(r) => r?,
-        Err(e) => return Err(CliError::Other(format!("keystone task failed: {e}"))),
+    for (name, task) in [("keystone", ks.task), ("glance", gl.task)] {
+        match task.await {
+            Ok(r) => r?,
+            Err(e) => return Err(CliError::Other(format!("{name} task failed: {e}"))),
+        }
     }
     app.db.close().await;
+    glance_app.db.close().await;
     println!("Ferrostack stopped.");
     Ok(())
 }
@@ -239,7 +331,14 @@ pub async fn serve(a: ServeArgs) -> Result<(), CliError> {
                 println!("keystone listening on {}", r.url);
                 tasks.push(r.task);
             }
-            other => return Err(CliError::Other(format!("unknown service '{other}' (available: keystone)"))),
+            "glance" => {
+                let (app, cfg) = open_glance(&a.config).await?;
+                let bind = format!("{}:{}", cfg.get_or("DEFAULT", "bind_host", "0.0.0.0"), cfg.get_int("DEFAULT", "bind_port", 9292)?);
+                let r = start_glance(app, &bind, remote_validator(&cfg)?, shutdown.clone()).await?;
+                println!("glance listening on {}", r.url);
+                tasks.push(r.task);
+            }
+            other => return Err(CliError::Other(format!("unknown service '{other}' (available: keystone, glance)"))),
         }
     }
     tokio::spawn(wait_for_signal(trigger));

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod policy;
 pub mod token;
+pub mod validator;
 
 pub use app::{App, SharedApp};
 pub use config::KeystoneConfig;

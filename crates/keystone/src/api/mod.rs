@@ -62,6 +62,11 @@ impl FromRequestParts<SharedApp> for Caller {
     }
 }
 
+/// The request context a validated token gives (used by in-process services too).
+pub fn token_context(request_id: String, token: String, t: &crate::app::tokens::TokenData) -> ::auth::RequestContext {
+    self::auth::context(request_id, token, t)
+}
+
 /// Decoded query parameters.
 pub type QueryMap = Query<BTreeMap<String, String>>;
 

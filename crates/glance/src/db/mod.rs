@@ -1,0 +1,4 @@
+//! Glance's named queries and schema (glance/db/sqlalchemy).
+
+pub mod images;
+pub mod schema;
