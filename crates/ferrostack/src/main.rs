@@ -35,10 +35,25 @@ enum Command {
         #[command(subcommand)]
         command: KeystoneCommand,
     },
+    /// Swift operator commands.
+    Swift {
+        #[command(subcommand)]
+        command: SwiftCommand,
+    },
     /// Benchmarks (not tests): measure and print throughput and latency.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SwiftCommand {
+    /// `swift-ring-builder`: BUILDER_FILE [create|add|rebalance|set_weight|remove|list|validate|write_ring|...] ARGS
+    #[command(name = "ring-builder")]
+    RingBuilder {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
     },
 }
 
@@ -81,6 +96,7 @@ fn main() -> std::process::ExitCode {
             Command::Keystone { command: KeystoneCommand::FernetRotate(a) } => cloud::fernet_rotate(a).await,
             Command::Keystone { command: KeystoneCommand::FernetSetup(a) } => cloud::fernet_setup(a).await,
             Command::Bench { command } => bench::run(command).await,
+            Command::Swift { command: SwiftCommand::RingBuilder { args } } => ring_builder(&args),
         }
     });
     match result {
@@ -99,6 +115,20 @@ fn main() -> std::process::ExitCode {
             eprintln!("ferrostack: {msg}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs `swift-ring-builder` and prints its output; "done with warnings" exits 1 as upstream.
+fn ring_builder(args: &[String]) -> Result<(), CliError> {
+    match swift::ring::cli::run_with_status(args) {
+        Ok(out) => {
+            print!("{}", out.output);
+            if out.status.code() != 0 {
+                std::process::exit(out.status.code());
+            }
+            Ok(())
+        }
+        Err(e) => Err(CliError::Other(e.to_string())),
     }
 }
 
