@@ -213,13 +213,17 @@ impl App {
                 if image.status != "uploading" {
                     return Err(GlanceError::Conflict(format!("Image {id} is not in uploading status; stage its data first (it is {}).", image.status)));
                 }
+                // Upstream's import bookkeeping, which clients poll: the stores still to do,
+                // and the stores that failed.
+                image.properties.insert(IMPORTING.into(), self.store.id().to_string());
+                image.properties.insert(FAILED.into(), String::new());
                 self.transition(&mut image, &["uploading"], "importing").await?;
                 let app = self.clone();
                 tokio::spawn(async move { app.finish_import(image).await });
                 Ok(())
             }
             "copy-image" => {
-                let (image, _) = self.image_for(ctx, id, "copy_image").await?;
+                let (mut image, _) = self.image_for(ctx, id, "copy_image").await?;
                 if image.status != "active" {
                     return Err(GlanceError::Conflict(format!("Image {id} is not active.")));
                 }
@@ -227,6 +231,10 @@ impl App {
                 // nothing left to copy (upstream answers 202 and ends the workflow); naming
                 // the store it is already in is a client error.
                 if all_stores {
+                    image.properties.insert(IMPORTING.into(), String::new());
+                    image.properties.insert(FAILED.into(), String::new());
+                    image.updated_at = now();
+                    idb::image_update_if_status(&self.db, &image, "active").await?;
                     Ok(())
                 } else {
                     Err(GlanceError::BadRequest(format!("Image is already present at store '{}'", self.store.id())))
@@ -247,19 +255,25 @@ impl App {
         };
         match result {
             Ok(w) => {
+                image.properties.insert(IMPORTING.into(), String::new());
                 if let Err(e) = self.activate(&mut image, "importing", w).await {
                     tracing::warn!(image = %image.id, error = %e, "import finished on a changed image");
                 }
             }
             Err(e) => {
                 tracing::warn!(image = %image.id, error = %e, "import failed; image back to queued");
-                image.properties.insert("os_glance_failed_import".into(), self.store.id().to_string());
+                image.properties.insert(IMPORTING.into(), String::new());
+                image.properties.insert(FAILED.into(), self.store.id().to_string());
                 self.requeue(&mut image, "importing").await;
             }
         }
         let _ = self.staging.delete(&staged).await;
     }
 }
+
+/// Image properties upstream uses to report an import's progress.
+const IMPORTING: &str = "os_glance_importing_to_stores";
+const FAILED: &str = "os_glance_failed_import";
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
