@@ -42,6 +42,26 @@ pub fn now() -> DateTime<Utc> {
     from_micros(to_micros(Utc::now()))
 }
 
+/// Evaluates an OpenStack timestamp filter (`gte:2026-01-01T00:00:00Z`; the operator is one of
+/// lt, lte, gt, gte, eq, neq and defaults to eq) against an instant in microseconds, at second
+/// precision as clients pass whole seconds. The error names the timestamp that did not parse.
+pub fn matches_time_filter(filter: &str, value_micros: i64) -> Result<bool, String> {
+    let (op, ts) = match filter.split_once(':') {
+        Some((op, ts)) if ["lt", "lte", "gt", "gte", "eq", "neq"].contains(&op) => (op, ts),
+        _ => ("eq", filter),
+    };
+    let t = parse_iso(ts).ok_or_else(|| ts.to_string())?;
+    let (v, t) = (value_micros.div_euclid(1_000_000), to_micros(t).div_euclid(1_000_000));
+    Ok(match op {
+        "lt" => v < t,
+        "lte" => v <= t,
+        "gt" => v > t,
+        "gte" => v >= t,
+        "neq" => v != t,
+        _ => v == t,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +75,15 @@ mod tests {
         assert!(parse_iso("2026-11-23T12:01:02").is_some());
         assert!(parse_iso("2026-11-23T12:01:02+02:00").is_some());
         assert!(parse_iso("yesterday").is_none());
+    }
+
+    #[test]
+    fn time_filters() {
+        let t = to_micros(parse_iso("2026-11-23T12:00:00.5Z").unwrap());
+        assert!(matches_time_filter("gte:2026-11-23T12:00:00Z", t).unwrap());
+        assert!(matches_time_filter("2026-11-23T12:00:00Z", t).unwrap());
+        assert!(!matches_time_filter("lt:2026-11-23T12:00:00Z", t).unwrap());
+        assert!(matches_time_filter("neq:2026-01-01T00:00:00Z", t).unwrap());
+        assert_eq!(matches_time_filter("gt:soon", t).unwrap_err(), "soon");
     }
 }

@@ -501,18 +501,10 @@ fn in_filter(want: &str, value: Option<&str>) -> bool {
 
 /// `created_at=gte:2026-01-01T00:00:00Z` and friends.
 fn time_filter(filter: Option<&String>, value: i64) -> Result<bool> {
-    let Some(f) = filter else { return Ok(true) };
-    let (op, ts) = f.split_once(':').filter(|(op, _)| ["lt", "lte", "gt", "gte", "eq", "neq"].contains(op)).unwrap_or(("eq", f.as_str()));
-    let t = common::time::parse_iso(ts).ok_or_else(|| bad(format!("Invalid timestamp in filter: {ts}")))?;
-    let (v, t) = (value / 1_000_000, common::time::to_micros(t) / 1_000_000);
-    Ok(match op {
-        "lt" => v < t,
-        "lte" => v <= t,
-        "gt" => v > t,
-        "gte" => v >= t,
-        "neq" => v != t,
-        _ => v == t,
-    })
+    match filter {
+        None => Ok(true),
+        Some(f) => common::time::matches_time_filter(f, value).map_err(|ts| bad(format!("Invalid timestamp in filter: {ts}"))),
+    }
 }
 
 /// Checks the UUID shape Glance requires for client-chosen ids.

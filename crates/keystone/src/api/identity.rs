@@ -11,7 +11,7 @@ use super::{links, matches_filter, QueryMap};
 use crate::app::{query_bool, Caller, SharedApp};
 use crate::db::identity::{self as idb, Group, User};
 use crate::error::{KeystoneError, Result};
-use common::time::{from_micros, iso_micros_z, parse_iso, to_micros};
+use common::time::{from_micros, iso_micros_z, to_micros};
 
 pub fn routes() -> Router<SharedApp> {
     Router::new()
@@ -127,25 +127,13 @@ async fn user_list(State(app): State<SharedApp>, caller: Caller, headers: Header
     Ok(Json(super::collection("users", out, super::self_href(&base, &uri))))
 }
 
-/// `password_expires_at={lt,lte,gt,gte,eq,neq}:<timestamp>` (the operator defaults to eq).
+/// `password_expires_at={lt,lte,gt,gte,eq,neq}:<timestamp>` (the operator defaults to eq); a
+/// user without an expiring password never matches.
 fn expiry_filter(filter: &str, value: Option<i64>) -> Result<bool> {
-    let (op, ts) = match filter.split_once(':') {
-        Some((op, ts)) if ["lt", "lte", "gt", "gte", "eq", "neq"].contains(&op) => (op, ts),
-        _ => ("eq", filter),
-    };
-    let t = parse_iso(ts).ok_or_else(|| KeystoneError::Validation(format!("Invalid timestamp in password_expires_at filter: {ts}")))?;
-    let t = to_micros(t);
-    let Some(v) = value else { return Ok(false) };
-    // Compare at second precision, as clients pass whole seconds.
-    let (v, t) = (v / 1_000_000, t / 1_000_000);
-    Ok(match op {
-        "lt" => v < t,
-        "lte" => v <= t,
-        "gt" => v > t,
-        "gte" => v >= t,
-        "neq" => v != t,
-        _ => v == t,
-    })
+    // The timestamp is validated whether or not this user has an expiring password.
+    let matched = common::time::matches_time_filter(filter, value.unwrap_or(0))
+        .map_err(|ts| KeystoneError::Validation(format!("Invalid timestamp in password_expires_at filter: {ts}")))?;
+    Ok(value.is_some() && matched)
 }
 
 async fn user_show(State(app): State<SharedApp>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>> {
