@@ -26,12 +26,6 @@ pub enum KeystoneError {
     /// 409: a name or id already exists, or the resource is in use.
     #[error("{0}")]
     Conflict(String),
-    /// 405
-    #[error("{0}")]
-    MethodNotAllowed(String),
-    /// 501: an API that Ferrostack does not implement.
-    #[error("The action you have requested has not been implemented.")]
-    NotImplemented,
     #[error("internal error: {0}")]
     Internal(String),
     #[error("database error")]
@@ -67,8 +61,6 @@ impl KeystoneError {
             KeystoneError::Forbidden(_) => StatusCode::FORBIDDEN,
             KeystoneError::NotFound { .. } | KeystoneError::NotFoundMessage(_) => StatusCode::NOT_FOUND,
             KeystoneError::Conflict(_) => StatusCode::CONFLICT,
-            KeystoneError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            KeystoneError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             KeystoneError::Db(db::DbError::Duplicate(_)) => StatusCode::CONFLICT,
             KeystoneError::Internal(_) | KeystoneError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
