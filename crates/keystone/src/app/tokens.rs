@@ -129,9 +129,18 @@ pub enum TokenInvalid {
 impl App {
     pub(crate) async fn revocations_reload(&self) -> Result<()> {
         let horizon = to_micros(Utc::now() - Duration::seconds(self.cfg.token_expiration + self.cfg.allow_expired_window));
-        let events = tdb::revocation_event_list_since(&self.db, horizon).await?;
+        let fetched = tdb::revocation_event_list_since(&self.db, horizon).await?;
+        // Merge rather than replace: an event recorded by `revoke` while this query ran is
+        // already in memory but may be missing from what was read, and dropping it would let
+        // a just-revoked token validate until the next refresh.
         if let Ok(mut g) = self.revocations.events.write() {
-            *g = events;
+            let mut merged: Vec<tdb::RevocationEvent> = g.drain(..).filter(|e| e.revoked_at >= horizon).collect();
+            for e in fetched {
+                if !merged.iter().any(|m| m.id == e.id) {
+                    merged.push(e);
+                }
+            }
+            *g = merged;
         }
         if let Ok(mut g) = self.revocations.last_refresh.write() {
             *g = Some(std::time::Instant::now());
