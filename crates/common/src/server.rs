@@ -67,6 +67,8 @@ pub async fn bind(service: &str, addr: &str) -> Result<(TcpListener, SocketAddr)
 pub struct ServeOptions {
     /// Treat `/path/` as `/path` (Keystone does; Glance answers `/v2/images/` with 404).
     pub strip_trailing_slash: bool,
+    /// A service's own rewrite before routing (Nova drops the legacy `/{project_id}` segment).
+    pub rewrite: Option<fn(axum::extract::Request) -> axum::extract::Request>,
 }
 
 /// Serves `router` on `listener` until `shutdown`, adding the request-id layer with `headers`.
@@ -77,7 +79,7 @@ pub async fn serve(
     headers: RequestIdHeaders,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
-    serve_with(service, listener, router, headers, ServeOptions { strip_trailing_slash: true }, shutdown).await
+    serve_with(service, listener, router, headers, ServeOptions { strip_trailing_slash: true, rewrite: None }, shutdown).await
 }
 
 /// [`serve`] with explicit options.
@@ -91,8 +93,14 @@ pub async fn serve_with(
 ) -> Result<(), ServeError> {
     let app = router.layer(axum::middleware::from_fn_with_state(headers, request_id_layer));
     // Routing happens after this rewrite, so `/v3/users/` and `/v3/users` reach one handler.
-    let strip = options.strip_trailing_slash;
-    let app = tower::ServiceExt::<axum::extract::Request>::map_request(app, move |r| if strip { strip_trailing_slash(r) } else { r });
+    let (strip, rewrite) = (options.strip_trailing_slash, options.rewrite);
+    let app = tower::ServiceExt::<axum::extract::Request>::map_request(app, move |r| {
+        let r = if strip { strip_trailing_slash(r) } else { r };
+        match rewrite {
+            Some(f) => f(r),
+            None => r,
+        }
+    });
     axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app))
         .with_graceful_shutdown(shutdown.wait())
         .await

@@ -7,6 +7,12 @@ pub fn iso_micros_z(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// Microseconds without a zone suffix, as Nova renders `launched_at`, action times and
+/// service `updated_at`, and Keystone a credential's `expires_at`.
+pub fn iso_micros(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
 /// Seconds precision with a `Z`, as Nova and Glance render `created_at`.
 pub fn iso_seconds_z(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)

@@ -339,6 +339,16 @@ impl Tx {
         self.tx.commit().await?;
         Ok(())
     }
+
+    /// Rolls back now. Dropping a `Tx` rolls back too, but only when the driver gets to it,
+    /// after the SQLite writer lock is already released: the next writer, whose deferred
+    /// transaction has begun reading, then finds the database locked (SQLITE_BUSY, which
+    /// SQLite does not retry for a transaction that already reads). Writers that may fail
+    /// after writing should call this.
+    pub async fn rollback(self) -> Result<(), DbError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
 }
 
 fn bind(params: Vec<Value>) -> AnyArguments<'static> {

@@ -31,6 +31,8 @@ pub enum GlanceError {
     Db(#[from] db::DbError),
     #[error("store error: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Metadef(#[from] crate::app::metadefs::MetadefError),
 }
 
 impl GlanceError {
@@ -45,6 +47,16 @@ impl GlanceError {
             GlanceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             GlanceError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
             GlanceError::Internal(_) | GlanceError::Db(_) | GlanceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GlanceError::Metadef(e) => {
+                use crate::app::metadefs::MetadefError as M;
+                match e {
+                    M::NamespaceNotFound(_) | M::ObjectNotFound { .. } | M::PropertyNotFound { .. } | M::TagNotFound { .. } | M::AssociationNotFound { .. } | M::PrefixMismatch { .. } => {
+                        StatusCode::NOT_FOUND
+                    }
+                    M::DuplicateNamespace(_) | M::DuplicateObject { .. } | M::DuplicateProperty { .. } | M::DuplicateTag { .. } | M::DuplicateAssociation { .. } => StatusCode::CONFLICT,
+                    M::NamespaceProtected(_) | M::ContentProtected { .. } => StatusCode::FORBIDDEN,
+                }
+            }
         }
     }
 }

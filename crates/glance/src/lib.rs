@@ -1,7 +1,8 @@
 //! Glance, the OpenStack Image service (API v2): image records and their data in a store
 //! (filesystem by default), the interoperable import (`/stage` + `/import`), members for
-//! shared images, tags, schemas, and inspection of uploaded bytes so an image is what its
-//! `disk_format` claims (and is not one of the known exploit shapes).
+//! shared images, tags, schemas, inspection of uploaded bytes so an image is what its
+//! `disk_format` claims (and is not one of the known exploit shapes), and the metadata
+//! definitions catalog (`/v2/metadefs`).
 
 pub mod api;
 pub mod app;

@@ -14,6 +14,11 @@ use keystone::bootstrap::Bootstrap;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+#[path = "api/metadefs.rs"]
+mod metadefs;
+#[path = "api/tasks.rs"]
+mod tasks;
+
 struct Cloud {
     dir: PathBuf,
     ks: Router,
@@ -45,9 +50,14 @@ fn json_of(b: &[u8]) -> Value {
 }
 
 async fn cloud() -> Cloud {
+    cloud_with("").await
+}
+
+/// A cloud whose glance-api.conf holds `conf`.
+async fn cloud_with(conf: &str) -> Cloud {
     let dir = std::env::temp_dir().join(format!("glance-api-{}", common::ids::new_hex_id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut cfg = common::config::Config::parse("", "test").unwrap();
+    let mut cfg = common::config::Config::parse(conf, "test").unwrap();
     cfg.set("identity", "password_hash_rounds", "4");
     let ks_app = keystone::open(keystone::KeystoneConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
     ks_app

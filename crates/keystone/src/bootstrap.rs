@@ -125,6 +125,61 @@ impl App {
         Ok(())
     }
 
+    /// A service user (what `openstack user create --project service nova` plus `role add
+    /// admin` and `role add service` do in the install guide): the `service` project, the user
+    /// with `password` (reset to it on every call, so the service's config file is the truth),
+    /// and its admin and service roles there. Returns the user id.
+    pub async fn ensure_service_user(&self, name: &str, password: &str) -> Result<String> {
+        let project = match rdb::project_get_by_name(&self.db, "service", "default").await? {
+            Some(p) => p,
+            None => {
+                let p = Project {
+                    id: common::ids::new_hex_id(),
+                    name: "service".into(),
+                    domain_id: "default".into(),
+                    parent_id: Some("default".into()),
+                    description: "Service project: the users OpenStack services act as.".into(),
+                    enabled: true,
+                    is_domain: false,
+                    extra: Map::new(),
+                };
+                rdb::project_create(&self.db, &p, &[]).await?;
+                p
+            }
+        };
+        let now = common::time::to_micros(common::time::now());
+        let hash = crate::app::auth::hash_password(password.to_string(), self.cfg.password_hash_rounds).await?;
+        let user = match idb::user_get_by_name(&self.db, name, "default").await? {
+            Some(u) => u,
+            None => User {
+                id: common::ids::new_hex_id(),
+                domain_id: "default".into(),
+                name: name.into(),
+                enabled: true,
+                default_project_id: Some(project.id.clone()),
+                extra: Map::new(),
+                options: Map::new(),
+                created_at: now,
+                last_active_at: None,
+                failed_auth_count: 0,
+                failed_auth_at: None,
+            },
+        };
+        let pw = idb::Password { id: common::ids::new_hex_id(), user_id: user.id.clone(), password_hash: hash, created_at: now, expires_at: None, self_service: false };
+        if idb::user_get(&self.db, &user.id).await?.is_some() {
+            idb::user_update(&self.db, &user, Some(&pw), 0).await?;
+        } else {
+            idb::user_create(&self.db, &user, Some(&pw)).await?;
+        }
+        for role in ["admin", "service"] {
+            if let Some(r) = adb::role_get_by_name(&self.db, role, None).await? {
+                adb::assignment_create(&self.db, &Assignment { kind: "UserProject".into(), actor_id: user.id.clone(), target_id: project.id.clone(), role_id: r.id, inherited: false }).await?;
+            }
+        }
+        self.bump();
+        Ok(user.id)
+    }
+
     /// Registers a service and its endpoints in the catalog if absent (idempotent; an
     /// endpoint's URL is updated when it changed, e.g. a new host address).
     pub async fn register_service(&self, name: &str, service_type: &str, description: &str, region: &str, endpoints: &[(&str, &str)]) -> Result<()> {

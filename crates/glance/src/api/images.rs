@@ -29,6 +29,7 @@ pub fn routes() -> Router<SharedApp> {
         .route("/v2/images/{image_id}/actions/reactivate", post(reactivate))
         .route("/v2/images/{image_id}/members", get(member_list).post(member_add))
         .route("/v2/images/{image_id}/members/{member_id}", get(member_show).put(member_update).delete(member_delete))
+        .route("/v2/images/{image_id}/tasks", get(image_tasks))
         .route("/v2/info/import", get(info_import))
         .route("/v2/info/stores", get(info_stores))
         .route("/v2/info/usage", get(info_usage))
@@ -199,7 +200,9 @@ async fn create(State(app): State<SharedApp>, Ctx(ctx): Ctx, body: axum::body::B
         h.insert(header::LOCATION, v);
     }
     // Clients (openstacksdk) learn the import methods and stores from these headers.
-    h.insert("openstack-image-import-methods", HeaderValue::from_static("glance-direct,copy-image"));
+    if let Ok(v) = HeaderValue::from_str(&app.cfg.enabled_import_methods.join(",")) {
+        h.insert("openstack-image-import-methods", v);
+    }
     if let Ok(v) = HeaderValue::from_str(app.store.id()) {
         h.insert("openstack-image-store-ids", v);
     }
@@ -294,10 +297,13 @@ async fn stage(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<Strin
 
 async fn import(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>, body: axum::body::Bytes) -> Result<StatusCode> {
     let body = json_body(body).await?;
-    let method = body.pointer("/method/name").and_then(Value::as_str).ok_or_else(|| GlanceError::BadRequest("Import request requires a 'method' field with a 'name'.".into()))?;
-    let all_stores = body.get("all_stores").and_then(Value::as_bool).unwrap_or(false);
-    app.image_import(&ctx, &id, method, all_stores).await?;
+    app.image_import(&ctx, &id, &body).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+async fn image_tasks(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>) -> Result<Json<Value>> {
+    let tasks = app.image_tasks(&ctx, &id).await?;
+    Ok(Json(json!({"tasks": tasks.iter().map(super::tasks::task_view).collect::<Vec<_>>()})))
 }
 
 async fn tag_add(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path((id, tag)): Path<(String, String)>) -> Result<StatusCode> {
@@ -346,8 +352,8 @@ async fn member_delete(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path((id, me
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn info_import(Ctx(_ctx): Ctx) -> Json<Value> {
-    Json(json!({"import-methods": {"description": "Import methods available.", "type": "array", "value": ["glance-direct", "copy-image"]}}))
+async fn info_import(State(app): State<SharedApp>, Ctx(_ctx): Ctx) -> Json<Value> {
+    Json(json!({"import-methods": {"description": "Import methods available.", "type": "array", "value": app.cfg.enabled_import_methods}}))
 }
 
 async fn info_stores(State(app): State<SharedApp>, Ctx(_ctx): Ctx) -> Json<Value> {

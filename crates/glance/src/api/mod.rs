@@ -2,7 +2,11 @@
 //! auth_token middleware except for the version documents.
 
 mod images;
+mod metadef_body;
+mod metadef_schemas;
+mod metadefs;
 mod schemas;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -35,6 +39,9 @@ pub fn router(app: SharedApp, validator: Arc<dyn TokenValidator>) -> Router {
     let protected = Router::new()
         .merge(images::routes())
         .merge(schemas::routes())
+        .merge(tasks::routes())
+        .merge(metadefs::routes())
+        .merge(metadef_schemas::routes())
         .layer(axum::middleware::from_fn_with_state(AuthTokenConfig { validator, envelope: Envelope::PlainText }, auth_token_layer));
     Router::new()
         .route("/", get(versions_multiple))

@@ -1,10 +1,14 @@
 //! Glance's application layer (glance/api/v2 and glance/domain): visibility and membership
 //! rules, the image state machine (queued → saving → active, uploading → importing → active,
 //! active ⇄ deactivated, killed on failed data, deleted), authorization, and the data path
-//! that streams bytes through hashing and format inspection into the store.
+//! that streams bytes through hashing and format inspection into the store; and the
+//! metadata definitions catalog (metadefs).
 
 pub mod data;
 pub mod images;
+pub mod metadefs;
+pub mod tasks;
+mod web;
 
 use std::sync::Arc;
 
@@ -40,6 +44,7 @@ impl App {
         let staging = FilesystemStore::new(cfg.staging_dir.clone())?;
         let app = Arc::new(App { db, cfg, policy, store, staging });
         app.recover_interrupted().await?;
+        app.fail_interrupted_tasks().await?;
         Ok(app)
     }
 

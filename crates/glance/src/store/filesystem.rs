@@ -1,13 +1,13 @@
 //! The filesystem store (glance_store/_drivers/filesystem.py): one file per image under the
-//! data directory, written to `<id>.partial` and renamed into place on commit (after fsync),
-//! so a crash or failed upload never leaves a half image under the final name.
+//! data directory, written to `<id>.partial` and renamed into place on commit (after fsync of
+//! the file, then of the directory), so a crash or failed upload never leaves a half image under the final name.
 
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::mpsc;
 
-use super::{ByteStream, Store, StoreError, StoreWriter};
+use super::{io, ByteStream, Store, StoreError, StoreWriter};
 
 pub struct FilesystemStore {
     dir: PathBuf,
@@ -39,31 +39,65 @@ impl FilesystemStore {
     }
 }
 
+/// An image being written: the bytes go to a blocking thread through a bounded channel
+/// (see [`super::io`]); dropping the writer without `commit` stops that thread, and `abort`
+/// removes the partial file.
 struct FileWriter {
-    file: tokio::fs::File,
+    tx: Option<mpsc::Sender<Bytes>>,
+    worker: tokio::task::JoinHandle<std::io::Result<()>>,
     partial: PathBuf,
     target: PathBuf,
 }
 
+impl FileWriter {
+    fn error(&self, source: std::io::Error) -> StoreError {
+        StoreError::Write { path: self.partial.display().to_string(), source }
+    }
+
+    /// Ends the writer thread and returns how it ended.
+    async fn finish(&mut self) -> std::io::Result<()> {
+        self.tx = None;
+        match (&mut self.worker).await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(format!("image writer thread failed: {e}"))),
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl StoreWriter for FileWriter {
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
-        self.file.write_all(chunk).await.map_err(|source| StoreError::Write { path: self.partial.display().to_string(), source })
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError> {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(chunk).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped: it says why.
+        let e = self.finish().await.err().unwrap_or_else(|| std::io::Error::other("image writer stopped early"));
+        Err(self.error(e))
     }
 
     async fn commit(mut self: Box<Self>) -> Result<String, StoreError> {
-        let err = |p: &PathBuf| {
-            let path = p.display().to_string();
-            move |source| StoreError::Write { path, source }
-        };
-        self.file.flush().await.map_err(err(&self.partial))?;
-        self.file.sync_all().await.map_err(err(&self.partial))?;
-        tokio::fs::rename(&self.partial, &self.target).await.map_err(err(&self.target))?;
+        if let Err(e) = self.finish().await {
+            let _ = tokio::fs::remove_file(&self.partial).await;
+            return Err(self.error(e));
+        }
+        tokio::fs::rename(&self.partial, &self.target).await.map_err(|source| StoreError::Write { path: self.target.display().to_string(), source })?;
+        // The rename is durable only once the directory is.
+        if let Some(dir) = self.target.parent() {
+            let dir = dir.to_path_buf();
+            let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all())).await;
+            if let Ok(Err(e)) = synced {
+                tracing::warn!(error = %e, "could not fsync the image directory after a rename");
+            }
+        }
         Ok(format!("file://{}", self.target.display()))
     }
 
-    async fn abort(self: Box<Self>) {
-        drop(self.file);
+    async fn abort(mut self: Box<Self>) {
+        let _ = self.finish().await;
         let _ = tokio::fs::remove_file(&self.partial).await;
     }
 }
@@ -77,35 +111,22 @@ impl Store for FilesystemStore {
     async fn writer(&self, image_id: &str) -> Result<Box<dyn StoreWriter>, StoreError> {
         let target = self.dir.join(image_id);
         let partial = self.dir.join(format!("{image_id}.partial"));
-        let file = tokio::fs::File::create(&partial).await.map_err(|source| StoreError::Write { path: partial.display().to_string(), source })?;
-        Ok(Box::new(FileWriter { file, partial, target }))
+        let file = tokio::fs::File::create(&partial).await.map_err(|source| StoreError::Write { path: partial.display().to_string(), source })?.into_std().await;
+        let (tx, rx) = mpsc::channel(io::DEPTH);
+        let worker = tokio::task::spawn_blocking(move || io::write_all_then_sync(file, rx));
+        Ok(Box::new(FileWriter { tx: Some(tx), worker, partial, target }))
     }
 
     async fn open(&self, location: &str, offset: u64, length: Option<u64>) -> Result<ByteStream, StoreError> {
         let path = self.path_of(location)?;
-        let read_err = |source| StoreError::Read { path: path.display().to_string(), source };
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f.into_std().await,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::NotFound(location.to_string())),
-            Err(e) => return Err(read_err(e)),
+            Err(source) => return Err(StoreError::Read { path: path.display().to_string(), source }),
         };
-        file.seek(std::io::SeekFrom::Start(offset)).await.map_err(read_err)?;
-        let remaining = length.unwrap_or(u64::MAX);
-        let stream = futures::stream::unfold((file, remaining), |(mut file, remaining)| async move {
-            if remaining == 0 {
-                return None;
-            }
-            let want = remaining.min(1 << 20) as usize;
-            let mut buf = vec![0u8; want];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(Bytes::from(buf)), (file, remaining - n as u64)))
-                }
-                Err(e) => Some((Err(e), (file, 0))),
-            }
-        });
+        let (tx, rx) = mpsc::channel(io::DEPTH);
+        tokio::task::spawn_blocking(move || io::read_into(file, offset, length, tx));
+        let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
         Ok(Box::pin(stream))
     }
 

@@ -3,6 +3,7 @@
 //! The filesystem store is the default; a Swift store fills the same trait once Swift exists.
 
 mod filesystem;
+mod io;
 
 use std::pin::Pin;
 
@@ -29,7 +30,9 @@ pub enum StoreError {
 /// One image being written; dropping it without `commit` must leave nothing behind.
 #[async_trait::async_trait]
 pub trait StoreWriter: Send {
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+    /// Queues `chunk` for writing; a store may write it in the background, so an error can
+    /// surface on a later `write` or on `commit`.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError>;
     /// Makes the data durable and returns its location (`file:///...`).
     async fn commit(self: Box<Self>) -> Result<String, StoreError>;
     /// Removes whatever was written.

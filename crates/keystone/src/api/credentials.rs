@@ -235,7 +235,7 @@ async fn app_cred_view(app: &SharedApp, base: &str, c: &ApplicationCredential) -
         "project_id": c.project_id,
         "system": c.system,
         // Upstream renders application credential expiry without a zone designator.
-        "expires_at": c.expires_at.map(|t| common::time::from_micros(t).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+        "expires_at": c.expires_at.map(|t| common::time::iso_micros(common::time::from_micros(t))),
         "unrestricted": c.unrestricted,
         "roles": roles,
         "links": links(base, &format!("application_credentials/{}", c.id)),
