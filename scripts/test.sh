@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Ferrostack test: Rust unit and integration tests, then the real clients against a
-# real `ferrostack up` (the openstack CLI walkthrough, Tempest's identity tests on SQLite, and
+# real `ferrostack up` (the openstack CLI walkthroughs incl. Placement's with osc-placement, Tempest's identity tests on SQLite, and
 # again on PostgreSQL and MariaDB when they are reachable). Installs what it needs (a Python
 # venv with python-openstackclient and tempest). Prints a final "N passed, N failed" line.
 #
@@ -38,15 +38,20 @@ BIN=$CARGO_TARGET_DIR/release/ferrostack
 section "Python clients (venv at $TEMPEST_VENV)"
 if [ ! -x "$TEMPEST_VENV/bin/tempest" ] || [ ! -x "$TEMPEST_VENV/bin/openstack" ]; then
     python3 -m venv "$TEMPEST_VENV" && "$TEMPEST_VENV/bin/pip" install -q \
-        tempest==47.0.0 python-openstackclient==10.5.0 openstacksdk==4.22.0 python-swiftclient==4.11.0 \
+        tempest==47.0.0 python-openstackclient==10.5.0 openstacksdk==4.22.0 python-swiftclient==4.11.0 osc-placement==4.9.1 \
         || { fail "installing tempest and python-openstackclient"; }
+fi
+# osc-placement (the `openstack resource provider ...` commands) for the Placement walkthrough.
+if [ -x "$TEMPEST_VENV/bin/python" ] && ! "$TEMPEST_VENV/bin/python" -c "import osc_placement" 2>/dev/null; then
+    "$TEMPEST_VENV/bin/pip" install -q osc-placement==4.9.1 || fail "installing osc-placement"
 fi
 OS="$TEMPEST_VENV/bin/openstack"
 
 # Starts `ferrostack up` in DIR on PORT with an optional keystone.conf database URL and
 # security-compliance settings; waits until Keystone answers.
-start_cloud() { # dir port [db-url]   (Glance listens on port + 1000)
+start_cloud() { # dir port [db-url] [extra up args...]   (Glance on port + 1000, Nova + 3000, Placement + 4000)
     local dir=$1 port=$2 url=${3:-}
+    local extra=("${@:4}")
     mkdir -p "$dir/etc"
     cat > "$dir/etc/keystone.conf" <<CONF
 [DEFAULT]
@@ -67,7 +72,8 @@ lockout_duration = 10
 unique_last_password_count = 2
 minimum_password_age = 0
 CONF
-    "$BIN" up --data-dir "$dir" --host 127.0.0.1 --keystone-port "$port" --glance-port $((port + 1000)) > "$dir/up.log" 2>&1 &
+    "$BIN" up --data-dir "$dir" --host 127.0.0.1 --keystone-port "$port" --glance-port $((port + 1000)) \
+        --nova-port $((port + 3000)) --placement-port $((port + 4000)) "${extra[@]}" > "$dir/up.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/v3" >/dev/null 2>&1 && [ -f "$dir/admin-openrc" ] && return 0
@@ -91,6 +97,12 @@ if [ -x "$OS" ] && start_cloud "$WORK/aio" 15000; then
         fail "openstack image walkthrough"
     fi
     grep -E '^(ok|FAILED)' "$WORK/glance-cli.log" | sed 's/^/    /'
+    if PATH="$TEMPEST_VENV/bin:$PATH" DATA="$WORK/aio" "$ROOT/scripts/placement-walkthrough.sh" > "$WORK/placement-cli.log" 2>&1; then
+        pass "openstack placement walkthrough (osc-placement: providers, inventories, classes, traits, candidates, allocations)"
+    else
+        fail "openstack placement walkthrough"
+    fi
+    grep -E '^(ok|FAILED)' "$WORK/placement-cli.log" | sed 's/^/    /'
     # Restart on the same data dir keeps users, tokens and keys.
     . "$WORK/aio/admin-openrc"
     TOKEN=$("$OS" token issue -f value -c id 2>/dev/null)
@@ -104,6 +116,32 @@ if [ -x "$OS" ] && start_cloud "$WORK/aio" 15000; then
     stop_cloud
 else
     fail "ferrostack up for the CLI walkthrough"
+fi
+
+section "openstack compute walkthrough against ferrostack up --fake-computes 3"
+if [ -x "$OS" ] && start_cloud "$WORK/compute" 15010 "" --fake-computes 3; then
+    if PATH="$TEMPEST_VENV/bin:$PATH" DATA="$WORK/compute" "$ROOT/scripts/nova-walkthrough.sh" > "$WORK/nova-cli.log" 2>&1; then
+        pass "openstack compute walkthrough (flavor, keypair, server lifecycle, anti-affinity, bad input)"
+    else
+        fail "openstack compute walkthrough"
+    fi
+    grep -E '^(ok|FAILED)' "$WORK/nova-cli.log" | sed 's/^/    /'
+    # Tempest's compute interop list on the fake hypervisors: reported, not gated yet (issue 4
+    # is open: Neutron, rebuild, resize and snapshots are not built).
+    ( . "$WORK/compute/admin-openrc"
+      qemu-img create -q -f qcow2 "$WORK/alt.qcow2" 64M
+      "$OS" flavor create m1.small --ram 1024 --disk 2 --vcpus 1 >/dev/null 2>&1
+      "$OS" image create cirros-alt --file "$WORK/alt.qcow2" --disk-format qcow2 --container-format bare --public >/dev/null 2>&1
+      export TEMPEST_SERVICES=keystone,glance,nova,placement
+      TEMPEST_IMAGE_REF=$("$OS" image show cirros -f value -c id) TEMPEST_IMAGE_REF_ALT=$("$OS" image show cirros-alt -f value -c id) \
+      TEMPEST_FLAVOR_REF=$("$OS" flavor show m1.tiny -f value -c id) TEMPEST_FLAVOR_REF_ALT=$("$OS" flavor show m1.small -f value -c id) \
+          "$CONFORMANCE/run-tempest.sh" --include-list "$CONFORMANCE/interop/2020.06-compute.txt" --workspace "$WORK/compute/tempest-compute" > "$WORK/compute/tempest-compute.log" 2>&1
+      echo "NOTE (not gated): tempest compute 2020.06-compute.txt: $(tail -1 "$WORK/compute/tempest-compute.log")"
+      grep '^FAILED' "$WORK/compute/tempest-compute/results/summary.txt" 2>/dev/null | cut -c1-300 | sed 's/^/    /'
+    )
+    stop_cloud
+else
+    fail "ferrostack up --fake-computes 3 for the compute walkthrough"
 fi
 
 # Runs one Tempest selection and prints "tempest <label> <name>: N passed, N failed, N skipped".
@@ -181,16 +219,22 @@ ensure_mariadb() {
 }
 
 run_tempest_image() { # dir port
-    local dir=$1 port=$2
+    local dir=$1 port=$2 web_port=$(($2 + 2000))
     # Tempest's list tests upload bogus bytes; they run only against a cloud that does not
     # require content to match disk_format (upstream's [image_format]
-    # require_image_format_match = false), and Tempest must be told so.
-    mkdir -p "$dir/etc"
-    if ! start_cloud "$dir" "$port"; then fail "tempest (image): cloud did not start"; return; fi
+    # require_image_format_match = false), and Tempest must be told so. web-download and
+    # the legacy import task fetch a real qcow2 from a local HTTP server, whose port the
+    # cloud's import filter must allow (upstream allows only 80 and 443 by default).
+    mkdir -p "$dir/etc" "$dir/www"
+    qemu-img create -q -f qcow2 "$dir/www/cirros-like.qcow2" 64M
+    (cd "$dir/www" && exec python3 -m http.server "$web_port" --bind 127.0.0.1 >"$dir/www.log" 2>&1) &
+    local web_pid=$!
+    if ! start_cloud "$dir" "$port"; then fail "tempest (image): cloud did not start"; kill "$web_pid"; return; fi
     stop_cloud
-    printf '\n[image_format]\nrequire_image_format_match = false\n' >> "$dir/etc/glance-api.conf"
-    if ! start_cloud "$dir" "$port"; then fail "tempest (image): cloud did not restart"; return; fi
-    printf '[image-feature-enabled]\nimage_format_enforcement = false\n' > "$dir/tempest-extra.conf"
+    printf '\n[image_format]\nrequire_image_format_match = false\n[import_filtering_opts]\nallowed_ports = 80,443,%s\n' "$web_port" >> "$dir/etc/glance-api.conf"
+    if ! start_cloud "$dir" "$port"; then fail "tempest (image): cloud did not restart"; kill "$web_pid"; return; fi
+    local img="http://127.0.0.1:$web_port/cirros-like.qcow2"
+    printf '[image-feature-enabled]\nimage_format_enforcement = false\nimport_image = true\nos_glance_reserved = true\n[image]\nhttp_image = %s\nhttp_qcow2_image = %s\n' "$img" "$img" > "$dir/tempest-extra.conf"
     ( . "$dir/admin-openrc"
       export TEMPEST_SERVICES=keystone,glance TEMPEST_EXTRA_CONF="$dir/tempest-extra.conf"
       for list in 2020.06-image.txt 2022.11-scs-nonadmin-image.txt; do
@@ -198,13 +242,32 @@ run_tempest_image() { # dir port
       done
       "$CONFORMANCE/run-tempest.sh" --regex tempest.api.image --workspace "$dir/tempest-all" > "$dir/tempest-all.log" 2>&1
       echo "tempest image tempest.api.image: $(tail -1 "$dir/tempest-all.log")"
+      grep '^FAILED' "$dir/tempest-all/results/summary.txt" 2>/dev/null | cut -c1-400 | sed 's/^/    /' >&2
+      # Every skip, grouped by its reason (they are all configuration this cloud lacks:
+      # caching, multiple or HTTP stores, a second region, Nova).
+      python3 - "$dir/tempest-all/results/results.json" <<'PY' >&2
+import collections, json, sys
+tests = json.load(open(sys.argv[1])).get("tests", [])
+reasons = collections.Counter(str(t.get("reason") or t.get("details") or "")[:110] for t in tests if "skip" in str(t.get("status")))
+for reason, n in reasons.most_common():
+    print(f"    skipped {n:2d}: {reason}")
+PY
     ) | tee "$dir/tempest-summary.txt"
     for list in 2020.06-image.txt 2022.11-scs-nonadmin-image.txt; do
         if grep -q "tempest image $list: [0-9]* passed, 0 failed, 0 skipped" "$dir/tempest-summary.txt"; then pass "tempest image $list"; else fail "tempest image $list"; fi
     done
-    # Not gated yet (issue 3 is open: metadefs and tasks are not built); reported as measured.
-    echo "NOTE (not gated): $(grep 'tempest.api.image' "$dir/tempest-summary.txt")"
+    # The whole image suite: nothing that runs may fail, and at least 70 must pass (the
+    # rest skip for configuration a one-store, one-region cloud without Nova lacks).
+    local n
+    n=$(grep "tempest image tempest.api.image" "$dir/tempest-summary.txt" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+    if grep -q "tempest image tempest.api.image: [0-9]* passed, 0 failed" "$dir/tempest-summary.txt" && [ "${n:-0}" -ge 70 ]; then
+        pass "tempest image tempest.api.image (${n} passed, 0 failed, need 70)"
+    else
+        fail "tempest image tempest.api.image ($(grep 'tempest.api.image' "$dir/tempest-summary.txt" | cut -d: -f2-), need 70 passed and 0 failed)"
+    fi
+    cp -r "$dir/tempest-all/results" "$WORK/results-image" 2>/dev/null
     stop_cloud
+    kill "$web_pid" 2>/dev/null
 }
 
 if [ -n "${FERROSTACK_TEST_FAST:-}" ]; then

@@ -26,6 +26,15 @@ pub struct UpArgs {
     /// Glance's port (9292 as upstream).
     #[arg(long, default_value_t = 9292)]
     pub glance_port: u16,
+    /// Placement's port (8778 as upstream).
+    #[arg(long, default_value_t = 8778)]
+    pub placement_port: u16,
+    /// Nova's compute API port (8774 as upstream).
+    #[arg(long, default_value_t = 8774)]
+    pub nova_port: u16,
+    /// Fake compute hosts to run (the fake hypervisor; the QEMU driver comes later).
+    #[arg(long, default_value_t = 1)]
+    pub fake_computes: usize,
     /// The admin password on first start (default: a random one, kept in DIR/admin-openrc).
     #[arg(long)]
     pub admin_password: Option<String>,
@@ -33,7 +42,7 @@ pub struct UpArgs {
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
-    /// Comma-separated services to run (keystone, glance), each configured by its file.
+    /// Comma-separated services to run (keystone, glance, placement, nova), each configured by its file.
     #[arg(long, value_delimiter = ',', default_value = "keystone")]
     pub services: Vec<String>,
     /// A service config file (oslo.config INI), e.g. keystone.conf.
@@ -165,6 +174,127 @@ filesystem_store_datadir = {dir}/image-staging\n\
     )
 }
 
+/// The nova.conf the all-in-one writes on first start.
+fn default_nova_conf(data_dir: &Path, host: &str, port: u16, keystone_port: u16, password: &str) -> String {
+    format!(
+        "# Nova configuration for the Ferrostack all-in-one (upstream option names).\n\
+[DEFAULT]\n\
+osapi_compute_listen = {host}\n\
+osapi_compute_listen_port = {port}\n\
+# default_availability_zone = nova\n\
+# initial_cpu_allocation_ratio = 16.0\n\
+# initial_ram_allocation_ratio = 1.5\n\
+# initial_disk_allocation_ratio = 1.0\n\
+\n\
+[api_database]\n\
+connection = sqlite:///{dir}/nova_api.db\n\
+\n\
+[database]\n\
+connection = sqlite:///{dir}/nova.db\n\
+\n\
+[placement]\n\
+# The service user Nova reaches Placement (and finds Glance) as; ferrostack up keeps it.\n\
+auth_url = http://{host}:{keystone_port}/v3\n\
+username = nova\n\
+password = {password}\n\
+project_name = service\n\
+user_domain_name = Default\n\
+project_domain_name = Default\n\
+region_name = RegionOne\n\
+valid_interfaces = public\n\
+\n\
+[fake_driver]\n\
+# What each fake compute host offers, and how it behaves.\n\
+vcpus = 8\n\
+memory_mb = 16384\n\
+local_gb = 200\n\
+# op_delay_ms = 0\n\
+# fail_spawn = ^doomed\n\
+\n\
+[quota]\n\
+# instances = 10\n\
+# cores = 20\n\
+# ram = 51200\n\
+\n\
+# Used by `ferrostack serve --services nova` (the all-in-one validates tokens in-process).\n\
+[keystone_authtoken]\n\
+# auth_url = http://{host}:5000\n\
+# username = nova\n\
+# password = NOVA_PASS\n\
+# project_name = service\n\
+# user_domain_name = Default\n",
+        dir = data_dir.display()
+    )
+}
+
+/// Nova's `[placement]` service credentials.
+fn service_credentials(cfg: &Config) -> Result<nova::service_auth::ServiceCredentials, CliError> {
+    let s = "placement";
+    let need = |k: &str| cfg.get(s, k).map(str::to_string).ok_or_else(|| CliError::Other(format!("nova.conf: [{s}] {k} is required")));
+    Ok(nova::service_auth::ServiceCredentials {
+        auth_url: need("auth_url")?,
+        username: need("username")?,
+        password: need("password")?,
+        project_name: cfg.get_or(s, "project_name", "service").to_string(),
+        user_domain_name: cfg.get_or(s, "user_domain_name", "Default").to_string(),
+        project_domain_name: cfg.get_or(s, "project_domain_name", "Default").to_string(),
+        region_name: cfg.get(s, "region_name").map(str::to_string),
+        interface: cfg.get_or(s, "valid_interfaces", "public").split(',').next().unwrap_or("public").trim().to_string(),
+        endpoint_overrides: cfg.get(s, "endpoint_override").map(|e| [("placement".to_string(), e.to_string())].into_iter().collect()).unwrap_or_default(),
+    })
+}
+
+/// `count` fake compute hosts, configured by nova.conf's `[fake_driver]`, their state under
+/// the data dir.
+fn fake_compute_hosts(cfg: &Config, data_dir: &Path, count: usize) -> Result<Vec<nova::services::ComputeHost>, CliError> {
+    let s = "fake_driver";
+    let base = cfg.get_or("DEFAULT", "host", "ferrostack").to_string();
+    let fail_spawn = match cfg.get(s, "fail_spawn").filter(|p| !p.is_empty()) {
+        Some(p) => Some(regex::Regex::new(p).map_err(|e| CliError::Other(format!("nova.conf: [{s}] fail_spawn: {e}")))?),
+        None => None,
+    };
+    let dir = data_dir.join("fake-hypervisors");
+    std::fs::create_dir_all(&dir).map_err(io("cannot create the fake hypervisor dir"))?;
+    let mut hosts = Vec::new();
+    for n in 1..=count {
+        let host = if count == 1 { base.clone() } else { format!("{base}-{n}") };
+        let driver = nova::virt::fake::FakeDriver::new(nova::virt::fake::FakeConfig {
+            hypervisor_hostname: host.clone(),
+            vcpus: cfg.get_int(s, "vcpus", 8)?,
+            memory_mb: cfg.get_int(s, "memory_mb", 16384)?,
+            local_gb: cfg.get_int(s, "local_gb", 200)?,
+            op_delay: std::time::Duration::from_millis(cfg.get_int(s, "op_delay_ms", 0)?.max(0) as u64),
+            fail_spawn: fail_spawn.clone(),
+            state_file: Some(dir.join(format!("{host}.json"))),
+        });
+        hosts.push(nova::services::ComputeHost { host, driver: std::sync::Arc::new(driver) });
+    }
+    Ok(hosts)
+}
+
+/// Opens Nova (both databases) from its config file.
+async fn open_nova(config_file: &Path) -> Result<(nova::SharedApp, Config), CliError> {
+    let cfg = Config::load(config_file)?;
+    let ncfg = nova::NovaConfig::from_config(&cfg, &state_path(&cfg, config_file))?;
+    let app = nova::open(ncfg).await.map_err(|e| CliError::Other(format!("nova: {e}")))?;
+    Ok((app, cfg))
+}
+
+/// Serves Nova's compute API on `bind` with `validator` checking tokens.
+pub async fn start_nova(app: nova::SharedApp, bind: &str, validator: std::sync::Arc<dyn auth::TokenValidator>, shutdown: Shutdown) -> Result<Running, CliError> {
+    let (listener, addr) = common::server::bind("nova", bind).await?;
+    let router = nova::api::router(app, validator);
+    let task = tokio::spawn(common::server::serve_with(
+        "nova",
+        listener,
+        router,
+        RequestIdHeaders::default(),
+        common::server::ServeOptions { strip_trailing_slash: true, rewrite: Some(nova::api::strip_project_id) },
+        shutdown,
+    ));
+    Ok(Running { url: format!("http://{addr}"), task })
+}
+
 /// Opens Glance from its config file.
 async fn open_glance(config_file: &Path) -> Result<(glance::SharedApp, Config), CliError> {
     let cfg = Config::load(config_file)?;
@@ -182,9 +312,54 @@ pub async fn start_glance(app: glance::SharedApp, bind: &str, validator: std::sy
         listener,
         router,
         RequestIdHeaders::default(),
-        common::server::ServeOptions { strip_trailing_slash: false },
+        common::server::ServeOptions { strip_trailing_slash: false, rewrite: None },
         shutdown,
     ));
+    Ok(Running { url: format!("http://{addr}"), task })
+}
+
+/// The placement.conf the all-in-one writes on first start (upstream option names; upstream
+/// runs under a WSGI server, so `bind_host`/`bind_port` are ours).
+fn default_placement_conf(data_dir: &Path, host: &str, port: u16) -> String {
+    format!(
+        "# Placement configuration for the Ferrostack all-in-one (upstream option names).\n\
+[DEFAULT]\n\
+bind_host = {host}\n\
+bind_port = {port}\n\
+\n\
+[placement_database]\n\
+connection = sqlite:///{dir}/placement.db\n\
+# connection = postgresql://user@127.0.0.1/placement\n\
+# connection = mysql+pymysql://root@127.0.0.1/placement\n\
+\n\
+[placement]\n\
+# randomize_allocation_candidates = false\n\
+\n\
+# Used by `ferrostack serve --services placement` (the all-in-one validates tokens in-process).\n\
+[keystone_authtoken]\n\
+# auth_url = http://{host}:5000\n\
+# username = placement\n\
+# password = PLACEMENT_PASS\n\
+# project_name = service\n\
+# user_domain_name = Default\n\
+# project_domain_name = Default\n",
+        dir = data_dir.display()
+    )
+}
+
+/// Opens Placement from its config file.
+async fn open_placement(config_file: &Path) -> Result<(placement::SharedApp, Config), CliError> {
+    let cfg = Config::load(config_file)?;
+    let pcfg = placement::PlacementConfig::from_config(&cfg, &state_path(&cfg, config_file))?;
+    let app = placement::open(pcfg).await.map_err(|e| CliError::Other(format!("placement: {e}")))?;
+    Ok((app, cfg))
+}
+
+/// Serves Placement on `bind` with `validator` checking tokens.
+pub async fn start_placement(app: placement::SharedApp, bind: &str, validator: std::sync::Arc<dyn auth::TokenValidator>, shutdown: Shutdown) -> Result<Running, CliError> {
+    let (listener, addr) = common::server::bind("placement", bind).await?;
+    let router = placement::api::router(app, validator);
+    let task = tokio::spawn(common::server::serve("placement", listener, router, RequestIdHeaders::default(), shutdown));
     Ok(Running { url: format!("http://{addr}"), task })
 }
 
@@ -297,17 +472,45 @@ pub async fn up(a: UpArgs) -> Result<(), CliError> {
     let glance_bind = format!("{}:{}", gcfg.get_or("DEFAULT", "bind_host", &a.host), glance_port);
     let glance_url = format!("http://{}:{}", a.host, glance_port);
     app.register_service("glance", "image", "OpenStack Image", "RegionOne", &[("public", &glance_url), ("internal", &glance_url), ("admin", &glance_url)]).await?;
+    let pconf = crate::config_path(&etc, "placement");
+    if !pconf.exists() {
+        std::fs::write(&pconf, default_placement_conf(&data_dir, &a.host, a.placement_port)).map_err(io("cannot write placement.conf"))?;
+    }
+    let (placement_app, pcfg) = open_placement(&pconf).await?;
+    let placement_port = pcfg.get_int("DEFAULT", "bind_port", i64::from(a.placement_port))?;
+    let placement_bind = format!("{}:{}", pcfg.get_or("DEFAULT", "bind_host", &a.host), placement_port);
+    let placement_url = format!("http://{}:{}", a.host, placement_port);
+    app.register_service("placement", "placement", "Placement API", "RegionOne", &[("public", &placement_url), ("internal", &placement_url), ("admin", &placement_url)]).await?;
+    let nconf = crate::config_path(&etc, "nova");
+    if !nconf.exists() {
+        std::fs::write(&nconf, default_nova_conf(&data_dir, &a.host, a.nova_port, port, &random_password())).map_err(io("cannot write nova.conf"))?;
+    }
+    let (nova_app, ncfg) = open_nova(&nconf).await?;
+    let nova_port = ncfg.get_int("DEFAULT", "osapi_compute_listen_port", i64::from(a.nova_port))?;
+    let nova_bind = format!("{}:{}", ncfg.get_or("DEFAULT", "osapi_compute_listen", &a.host), nova_port);
+    let nova_url = format!("http://{}:{}/v2.1", a.host, nova_port);
+    app.register_service("nova", "compute", "OpenStack Compute", "RegionOne", &[("public", &nova_url), ("internal", &nova_url), ("admin", &nova_url)]).await?;
+    let nova_creds = service_credentials(&ncfg)?;
+    app.ensure_service_user(&nova_creds.username, &nova_creds.password).await?;
 
     let (trigger, shutdown) = Shutdown::new();
     let ks = start_keystone(app.clone(), &bind, shutdown.clone()).await?;
     let validator: std::sync::Arc<dyn auth::TokenValidator> = std::sync::Arc::new(keystone::validator::LocalValidator(app.clone()));
-    let gl = start_glance(glance_app.clone(), &glance_bind, validator, shutdown.clone()).await?;
+    let gl = start_glance(glance_app.clone(), &glance_bind, validator.clone(), shutdown.clone()).await?;
+    let pl = start_placement(placement_app.clone(), &placement_bind, validator.clone(), shutdown.clone()).await?;
+    let nv = start_nova(nova_app.clone(), &nova_bind, validator, shutdown.clone()).await?;
+    let hosts = fake_compute_hosts(&ncfg, &data_dir, a.fake_computes)?;
+    let host_count = hosts.len();
+    let nova_auth = std::sync::Arc::new(nova::service_auth::ServiceAuth::new(nova_creds));
+    nova::services::start(nova_app.clone(), std::sync::Arc::new(bus::InProcessBus::new()), nova_auth, hosts).await.map_err(|e| CliError::Other(format!("nova services: {e}")))?;
     println!("Ferrostack is up. Data dir: {}", data_dir.display());
-    println!("  keystone (identity v3)   {}/v3", ks.url);
-    println!("  glance   (image v2)      {}", gl.url);
+    println!("  keystone  (identity v3)   {}/v3", ks.url);
+    println!("  glance    (image v2)      {}", gl.url);
+    println!("  placement (placement 1.x) {}", pl.url);
+    println!("  nova      (compute v2.1)  {}/v2.1   ({host_count} fake compute host(s))", nv.url);
     println!("Credentials: . {}", openrc.display());
     tokio::spawn(wait_for_signal(trigger));
-    for (name, task) in [("keystone", ks.task), ("glance", gl.task)] {
+    for (name, task) in [("keystone", ks.task), ("glance", gl.task), ("placement", pl.task), ("nova", nv.task)] {
         match task.await {
             Ok(r) => r?,
             Err(e) => return Err(CliError::Other(format!("{name} task failed: {e}"))),
@@ -315,6 +518,9 @@ pub async fn up(a: UpArgs) -> Result<(), CliError> {
     }
     app.db.close().await;
     glance_app.db.close().await;
+    placement_app.db.close().await;
+    nova_app.api_db.close().await;
+    nova_app.db.close().await;
     println!("Ferrostack stopped.");
     Ok(())
 }
@@ -338,7 +544,21 @@ pub async fn serve(a: ServeArgs) -> Result<(), CliError> {
                 println!("glance listening on {}", r.url);
                 tasks.push(r.task);
             }
-            other => return Err(CliError::Other(format!("unknown service '{other}' (available: keystone, glance)"))),
+            "placement" => {
+                let (app, cfg) = open_placement(&a.config).await?;
+                let bind = format!("{}:{}", cfg.get_or("DEFAULT", "bind_host", "0.0.0.0"), cfg.get_int("DEFAULT", "bind_port", 8778)?);
+                let r = start_placement(app, &bind, remote_validator(&cfg)?, shutdown.clone()).await?;
+                println!("placement listening on {}", r.url);
+                tasks.push(r.task);
+            }
+            "nova" => {
+                let (app, cfg) = open_nova(&a.config).await?;
+                let bind = format!("{}:{}", cfg.get_or("DEFAULT", "osapi_compute_listen", "0.0.0.0"), cfg.get_int("DEFAULT", "osapi_compute_listen_port", 8774)?);
+                let r = start_nova(app, &bind, remote_validator(&cfg)?, shutdown.clone()).await?;
+                println!("nova listening on {}", r.url);
+                tasks.push(r.task);
+            }
+            other => return Err(CliError::Other(format!("unknown service '{other}' (available: keystone, glance, placement, nova)"))),
         }
     }
     tokio::spawn(wait_for_signal(trigger));
@@ -353,6 +573,13 @@ pub async fn serve(a: ServeArgs) -> Result<(), CliError> {
 
 pub async fn db_sync(a: ConfigArgs) -> Result<(), CliError> {
     let cfg = Config::load(&a.config)?;
+    // placement.conf (upstream's `placement-manage db sync`): known by its database section.
+    if cfg.get("placement_database", "connection").is_some() || a.config.file_stem().is_some_and(|s| s == "placement") {
+        let pcfg = placement::PlacementConfig::from_config(&cfg, &state_path(&cfg, &a.config))?;
+        let n = placement::db_sync(&pcfg.connection).await.map_err(|e| CliError::Other(format!("placement: {e}")))?;
+        println!("placement database is up to date ({n} migrations applied)");
+        return Ok(());
+    }
     let kcfg = KeystoneConfig::from_config(&cfg, &state_path(&cfg, &a.config))?;
     keystone::db_sync(&kcfg.connection).await?;
     println!("keystone database is up to date");

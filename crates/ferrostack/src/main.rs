@@ -59,7 +59,8 @@ enum SwiftCommand {
 
 #[derive(Subcommand)]
 enum DbCommand {
-    /// Apply every service's migrations to its database (`keystone-manage db_sync`).
+    /// Apply a service's migrations to its database (`keystone-manage db_sync` for
+    /// keystone.conf, `placement-manage db sync` for placement.conf).
     Sync(cloud::ConfigArgs),
 }
 

@@ -1,0 +1,70 @@
+//! The hypervisor boundary (nova/virt/driver.py): everything nova-compute asks of a
+//! hypervisor goes through [`VirtDriver`]. The fake driver keeps real state for tests and
+//! scale runs; the QEMU driver (a later issue) implements the same trait.
+
+pub mod fake;
+
+use async_trait::async_trait;
+
+use crate::db::instances::Instance;
+
+/// Power states as nova/compute/power_state.py numbers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum PowerState {
+    NoState = 0,
+    Running = 1,
+    Paused = 3,
+    Shutdown = 4,
+    Crashed = 6,
+    Suspended = 7,
+}
+
+impl PowerState {
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+}
+
+/// What a hypervisor host offers (the compute node record and the placement inventory).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HostResources {
+    pub hypervisor_hostname: String,
+    pub hypervisor_type: String,
+    pub hypervisor_version: i64,
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub local_gb: i64,
+    pub cpu_info: serde_json::Value,
+}
+
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize, serde::Deserialize)]
+pub enum VirtError {
+    #[error("instance {0} is not on this hypervisor")]
+    NotFound(String),
+    /// The build failed in a way another host might not (rescheduled).
+    #[error("build of instance {uuid} failed: {reason}")]
+    BuildFailed { uuid: String, reason: String },
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait VirtDriver: Send + Sync {
+    /// Called once when the compute service starts.
+    async fn init_host(&self) -> Result<(), VirtError>;
+    async fn available_resource(&self) -> Result<HostResources, VirtError>;
+    /// The uuids of the instances this hypervisor runs.
+    async fn list_instances(&self) -> Result<Vec<String>, VirtError>;
+    async fn spawn(&self, instance: &Instance) -> Result<(), VirtError>;
+    /// Removes an instance and its disks; an instance that is not there is already gone.
+    async fn destroy(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn power_off(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn power_on(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn reboot(&self, instance: &Instance, hard: bool) -> Result<(), VirtError>;
+    async fn pause(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn unpause(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn suspend(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn resume(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn power_state(&self, uuid: &str) -> Result<PowerState, VirtError>;
+    async fn console_output(&self, uuid: &str) -> Result<String, VirtError>;
+}

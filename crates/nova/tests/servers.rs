@@ -1,0 +1,384 @@
+//! Servers end to end in one process, as `ferrostack up` runs them: Keystone, Glance and
+//! Placement on real loopback sockets, Nova's API in-process, and the conductor, scheduler and
+//! compute managers with fake hypervisors on the in-process bus. Builds, power actions,
+//! deletes that release Placement allocations, rescheduling off a failing host, server-group
+//! anti-affinity down to "No valid host", and recovery after a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use keystone::bootstrap::Bootstrap;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Cloud {
+    dir: std::path::PathBuf,
+    nova: Router,
+    app: nova::SharedApp,
+    admin: String,
+    placement_url: String,
+    shutdown: common::server::ShutdownTrigger,
+    /// Keep the data dir when dropped (to start again on it).
+    keep: bool,
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+async fn serve(name: &str, router: Router, shutdown: common::server::Shutdown) -> String {
+    let (listener, addr) = common::server::bind(name, "127.0.0.1:0").await.unwrap();
+    let name = name.to_string();
+    tokio::spawn(async move { common::server::serve(&name, listener, router, Default::default(), shutdown).await });
+    format!("http://{addr}")
+}
+
+async fn http(method: reqwest::Method, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let c = reqwest::Client::new();
+    let mut r = c.request(method, url).header("x-auth-token", token).header("openstack-api-version", "placement 1.28");
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let s = resp.status().as_u16();
+    (s, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// `hosts` fake computes; names matching `fail` fail to spawn.
+async fn cloud(hosts: usize, fail: Option<&str>, dir: Option<std::path::PathBuf>) -> Cloud {
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
+    let dir = dir.unwrap_or_else(|| std::env::temp_dir().join(format!("nova-servers-{}", common::ids::new_hex_id())));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (trigger, shutdown) = common::server::Shutdown::new();
+    let mut cfg = common::config::Config::parse("", "test").unwrap();
+    cfg.set("identity", "password_hash_rounds", "4");
+    let ks_app = keystone::open(keystone::KeystoneConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
+    let ks_url = serve("keystone", keystone::api::router(ks_app.clone()), shutdown.clone()).await;
+    ks_app
+        .bootstrap(&Bootstrap {
+            admin_username: "admin".into(),
+            admin_password: "pw".into(),
+            project_name: "admin".into(),
+            region_id: "RegionOne".into(),
+            public_url: format!("{ks_url}/v3/"),
+            internal_url: format!("{ks_url}/v3/"),
+            admin_url: format!("{ks_url}/v3/"),
+        })
+        .await
+        .unwrap();
+    let validator: Arc<dyn auth::TokenValidator> = Arc::new(keystone::validator::LocalValidator(ks_app.clone()));
+    let pl_app = placement::open(placement::PlacementConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
+    let pl_url = serve("placement", placement::api::router(pl_app, validator.clone()), shutdown.clone()).await;
+    let gl_app = glance::open(glance::GlanceConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
+    let gl_url = serve("glance", glance::api::router(gl_app, validator.clone()), shutdown.clone()).await;
+    for (name, kind, url) in [("placement", "placement", &pl_url), ("glance", "image", &gl_url)] {
+        ks_app.register_service(name, kind, name, "RegionOne", &[("public", url), ("internal", url), ("admin", url)]).await.unwrap();
+    }
+    ks_app.ensure_service_user("nova", "nova-pw").await.unwrap();
+
+    let nova_app = nova::open(nova::NovaConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
+    let creds = nova::service_auth::ServiceCredentials {
+        auth_url: format!("{ks_url}/v3"),
+        username: "nova".into(),
+        password: "nova-pw".into(),
+        project_name: "service".into(),
+        user_domain_name: "Default".into(),
+        project_domain_name: "Default".into(),
+        region_name: Some("RegionOne".into()),
+        interface: "public".into(),
+        endpoint_overrides: Default::default(),
+    };
+    let computes = (1..=hosts)
+        .map(|n| {
+            let host = format!("fake-{n}");
+            let driver = nova::virt::fake::FakeDriver::new(nova::virt::fake::FakeConfig {
+                hypervisor_hostname: host.clone(),
+                vcpus: 4,
+                memory_mb: 4096 + 512,
+                local_gb: 40,
+                op_delay: Duration::from_millis(20),
+                fail_spawn: fail.filter(|f| host.contains(f)).map(|_| regex::Regex::new(".*").unwrap()),
+                state_file: Some(dir.join(format!("{host}.json"))),
+            });
+            nova::services::ComputeHost { host, driver: Arc::new(driver) }
+        })
+        .collect();
+    nova::services::start(nova_app.clone(), Arc::new(bus::InProcessBus::new()), Arc::new(nova::service_auth::ServiceAuth::new(creds)), computes).await.unwrap();
+    let nova = nova::api::router(nova_app.clone(), validator);
+
+    // The admin's token, a flavor and an active image.
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": "pw"}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
+    let resp = reqwest::Client::new().post(format!("{ks_url}/v3/auth/tokens")).json(&body).send().await.unwrap();
+    let admin = resp.headers()["x-subject-token"].to_str().unwrap().to_string();
+    let c = Cloud { dir, nova, app: nova_app, admin, placement_url: pl_url, shutdown: trigger, keep: false };
+    if nova::db::flavors::flavor_get_by_flavorid(&c.app.api_db, "1").await.unwrap().is_none() {
+        let mut f = nova::db::flavors::Flavor {
+            id: 0,
+            flavorid: "1".into(),
+            name: "m1.tiny".into(),
+            memory_mb: 1024,
+            vcpus: 1,
+            root_gb: 1,
+            ephemeral_gb: 0,
+            swap: 0,
+            rxtx_factor: 1.0,
+            vcpu_weight: None,
+            disabled: false,
+            is_public: true,
+            description: None,
+            extra_specs: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        nova::db::flavors::flavor_create(&c.app.api_db, &mut f).await.unwrap();
+    }
+    let client = reqwest::Client::new();
+    // On a restarted cloud the image exists already (409).
+    let img: Value = client
+        .post(format!("{gl_url}/v2/images"))
+        .header("x-auth-token", &c.admin)
+        .json(&json!({"name": "tiny", "disk_format": "raw", "container_format": "bare", "visibility": "public", "id": "11111111-2222-3333-4444-555555555555"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    if let Some(id) = img["id"].as_str() {
+        let r = client.put(format!("{gl_url}/v2/images/{id}/file")).header("x-auth-token", &c.admin).header("content-type", "application/octet-stream").body(vec![0u8; 4096]).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+    }
+    c
+}
+
+const IMAGE: &str = "11111111-2222-3333-4444-555555555555";
+
+impl Cloud {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path).header("x-auth-token", &self.admin).header("openstack-api-version", "compute 2.37");
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let resp = self.nova.clone().oneshot(req.body(Body::from(body.map(|b| b.to_string()).unwrap_or_default())).unwrap()).await.unwrap();
+        let s = resp.status();
+        let b = resp.into_body().collect().await.unwrap().to_bytes();
+        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    async fn create(&self, name: &str, hints: Value) -> String {
+        let (s, b) = self.call(Method::POST, "/v2.1/servers", Some(json!({"server": {"name": name, "imageRef": IMAGE, "flavorRef": "1", "networks": "none"}, "os:scheduler_hints": hints}))).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        b["server"]["id"].as_str().unwrap().to_string()
+    }
+
+    async fn wait_status(&self, id: &str, want: &str) -> Value {
+        // Generous: the whole workspace's tests share two cores in CI.
+        let mut last = Value::Null;
+        for _ in 0..1500 {
+            let (s, b) = self.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await;
+            if s == StatusCode::OK && b["server"]["status"] == want && b["server"]["OS-EXT-STS:task_state"].is_null() {
+                return b["server"].clone();
+            }
+            last = b;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("server {id} never reached {want}: {last}");
+    }
+
+    async fn action(&self, id: &str, body: Value) -> StatusCode {
+        self.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(body)).await.0
+    }
+
+    async fn placement_allocations(&self, consumer: &str) -> Value {
+        http(reqwest::Method::GET, &format!("{}/allocations/{consumer}", self.placement_url), &self.admin, None).await.1
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_builds_runs_power_actions_and_deletes_releasing_its_allocation() {
+    let c = cloud(2, None, None).await;
+    let id = c.create("vm1", json!({})).await;
+    let s = c.wait_status(&id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-STS:power_state"], 1);
+    assert!(s["OS-EXT-SRV-ATTR:host"].as_str().unwrap().starts_with("fake-"));
+    let alloc = c.placement_allocations(&id).await;
+    let held: Vec<&Value> = alloc["allocations"].as_object().unwrap().values().collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["resources"], json!({"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 1}));
+
+    for (body, status, power) in [
+        (json!({"os-stop": null}), "SHUTOFF", 4),
+        (json!({"os-start": null}), "ACTIVE", 1),
+        (json!({"reboot": {"type": "HARD"}}), "ACTIVE", 1),
+        (json!({"pause": null}), "PAUSED", 3),
+        (json!({"unpause": null}), "ACTIVE", 1),
+        (json!({"suspend": null}), "SUSPENDED", 7),
+        (json!({"resume": null}), "ACTIVE", 1),
+    ] {
+        assert_eq!(c.action(&id, body.clone()).await, StatusCode::ACCEPTED, "{body}");
+        let s = c.wait_status(&id, status).await;
+        assert_eq!(s["OS-EXT-STS:power_state"], power, "{body}");
+    }
+    // Metadata and (2.26) tags.
+    let (s, m) = c.call(Method::POST, &format!("/v2.1/servers/{id}/metadata"), Some(json!({"metadata": {"role": "web", "tier": "1"}}))).await;
+    assert_eq!((s, m["metadata"]["tier"].clone()), (StatusCode::OK, json!("1")));
+    let (s, m) = c.call(Method::PUT, &format!("/v2.1/servers/{id}/metadata/role"), Some(json!({"meta": {"role": "db"}}))).await;
+    assert_eq!((s, m["meta"]["role"].clone()), (StatusCode::OK, json!("db")));
+    assert_eq!(c.call(Method::PUT, &format!("/v2.1/servers/{id}/metadata/role"), Some(json!({"meta": {"other": "x"}}))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.1/servers/{id}/metadata/tier"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.1/servers/{id}/metadata/tier"), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.call(Method::PUT, &format!("/v2.1/servers/{id}/tags/blue"), None).await.0, StatusCode::CREATED);
+    assert_eq!(c.call(Method::PUT, &format!("/v2.1/servers/{id}/tags/blue"), None).await.0, StatusCode::NO_CONTENT);
+    let (_, t) = c.call(Method::GET, &format!("/v2.1/servers/{id}/tags"), None).await;
+    assert_eq!(t["tags"], json!(["blue"]));
+    let (_, list) = c.call(Method::GET, "/v2.1/servers?tags=blue", None).await;
+    assert_eq!(list["servers"].as_array().unwrap().len(), 1);
+    let (_, shown) = c.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await;
+    assert_eq!((shown["server"]["metadata"].clone(), shown["server"]["tags"].clone()), (json!({"role": "db"}), json!(["blue"])));
+
+    // Lock shows at 2.9; unlock clears it.
+    assert_eq!(c.action(&id, json!({"lock": null})).await, StatusCode::ACCEPTED);
+    assert_eq!(c.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await.1["server"]["locked"], true);
+    assert_eq!(c.action(&id, json!({"unlock": null})).await, StatusCode::ACCEPTED);
+    assert_eq!(c.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await.1["server"]["locked"], false);
+
+    // A state the action does not apply to is a 409 with upstream's wording.
+    let (s, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"os-start": null}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert!(b["conflictingRequest"]["message"].as_str().unwrap().contains("Cannot 'start' instance"), "{b}");
+    let (s, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"os-getConsoleOutput": {"length": 5}}))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b["output"].as_str().unwrap().contains("PM: resume"), "{b}");
+    let (_, acts) = c.call(Method::GET, &format!("/v2.1/servers/{id}/os-instance-actions"), None).await;
+    let names: Vec<&str> = acts["instanceActions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert!(names.contains(&"create") && names.contains(&"stop") && names.contains(&"resume"), "{names:?}");
+
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.1/servers/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    for _ in 0..200 {
+        if c.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await.0 == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.placement_allocations(&id).await["allocations"], json!({}), "the allocation is gone with the server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_with_upstreams_envelope_and_leave_nothing() {
+    let c = cloud(1, None, None).await;
+    for (body, want) in [
+        (json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "nope", "networks": "none"}}), "Flavor nope could not be found."),
+        (json!({"server": {"name": "x", "imageRef": "00000000-0000-0000-0000-000000000000", "flavorRef": "1", "networks": "none"}}), "could not be found"),
+        (json!({"server": {"name": "x", "imageRef": IMAGE, "flavorRef": "1"}}), "'networks' is a required property"),
+        (json!({"server": {"imageRef": IMAGE, "flavorRef": "1", "networks": "none"}}), "'name' is a required property"),
+    ] {
+        let (s, b) = c.call(Method::POST, "/v2.1/servers", Some(body)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert!(b["badRequest"]["message"].as_str().unwrap().contains(want), "{b}");
+    }
+    let (_, list) = c.call(Method::GET, "/v2.1/servers", None).await;
+    assert_eq!(list["servers"], json!([]));
+    // Quota: 10 instances by default.
+    let (s, b) = c.call(Method::POST, "/v2.1/servers", Some(json!({"server": {"name": "many", "imageRef": IMAGE, "flavorRef": "1", "networks": "none", "min_count": 11}}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert!(b["forbidden"]["message"].as_str().unwrap().starts_with("Quota exceeded for instances"), "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_host_is_retried_elsewhere_and_anti_affinity_runs_out_of_hosts() {
+    // fake-1 fails every spawn: builds that land there are rescheduled to fake-2/fake-3.
+    let c = cloud(3, Some("fake-1"), None).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(c.create(&format!("r{n}"), json!({})).await);
+    }
+    for id in &ids {
+        let s = c.wait_status(id, "ACTIVE").await;
+        assert_ne!(s["OS-EXT-SRV-ATTR:host"], "fake-1");
+    }
+    // Anti-affinity over three hosts, one of which cannot build: two fit, the third has
+    // nowhere to go.
+    let (s, g) = c.call(Method::POST, "/v2.1/os-server-groups", Some(json!({"server_group": {"name": "g", "policies": ["anti-affinity"]}}))).await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    let group = g["server_group"]["id"].as_str().unwrap().to_string();
+    let a = c.create("g1", json!({"group": group})).await;
+    let b = c.create("g2", json!({"group": group})).await;
+    let (ha, hb) = (c.wait_status(&a, "ACTIVE").await["OS-EXT-SRV-ATTR:host"].clone(), c.wait_status(&b, "ACTIVE").await["OS-EXT-SRV-ATTR:host"].clone());
+    assert_ne!(ha, hb);
+    let d = c.create("g3", json!({"group": group})).await;
+    let s = c.wait_status(&d, "ERROR").await;
+    assert!(s["fault"]["message"].as_str().unwrap().contains("No valid host was found"), "{s}");
+    assert_eq!(c.placement_allocations(&d).await["allocations"], json!({}));
+    let (_, g) = c.call(Method::GET, &format!("/v2.1/os-server-groups/{group}"), None).await;
+    assert_eq!(g["server_group"]["members"].as_array().unwrap().len(), 3, "{g}");
+    let (s, _) = c.call(Method::POST, "/v2.1/os-server-groups", Some(json!({"server_group": {"name": "bad", "policies": ["mostly-apart"]}}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_finishes_what_was_interrupted() {
+    let dir = std::env::temp_dir().join(format!("nova-restart-{}", common::ids::new_hex_id()));
+    let c = cloud(1, None, Some(dir.clone())).await;
+    let id = c.create("survivor", json!({})).await;
+    c.wait_status(&id, "ACTIVE").await;
+    // A stop that "crashed" after recording its task, and a build that never got scheduled.
+    let mut i = nova::db::instances::instance_get(&c.app.db, &id).await.unwrap().unwrap();
+    i.task_state = Some("powering-off".into());
+    nova::db::instances::instance_save(&c.app.db, &i, None).await.unwrap();
+    let mut stuck = i.clone();
+    stuck.uuid = common::ids::new_uuid();
+    stuck.host = None;
+    stuck.node = None;
+    stuck.vm_state = "building".into();
+    stuck.task_state = Some("scheduling".into());
+    nova::db::instances::instance_create(&c.app.db, &stuck).await.unwrap();
+    let spec = c.app.request_spec_get(&id).await.unwrap().unwrap();
+    c.app.request_spec_save(&stuck.uuid, &spec).await.unwrap();
+    // Restart everything on the same data dir.
+    let mut c = c;
+    c.keep = true;
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let c = cloud(1, None, Some(dir)).await;
+    let s = c.wait_status(&id, "ACTIVE").await;
+    assert_eq!(s["OS-EXT-STS:power_state"], 1, "the hypervisor still runs it");
+    c.wait_status(&stuck.uuid, "ACTIVE").await;
+}
+
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hypervisors_and_services_show_the_hosts_and_a_disabled_host_gets_no_builds() {
+    let c = cloud(2, None, None).await;
+    let (s, svc) = c.call(Method::GET, "/v2.1/os-services", None).await;
+    assert_eq!(s, StatusCode::OK, "{svc}");
+    let computes: Vec<&Value> = svc["services"].as_array().unwrap().iter().filter(|s| s["binary"] == "nova-compute").collect();
+    assert_eq!(computes.len(), 2);
+    assert!(computes.iter().all(|s| s["state"] == "up" && s["status"] == "enabled"), "{svc}");
+    let (s, _) = c.call(Method::PUT, "/v2.1/os-services/disable-log-reason", Some(json!({"host": "fake-1", "binary": "nova-compute", "disabled_reason": "maintenance"}))).await;
+    assert_eq!(s, StatusCode::OK);
+    for n in 0..3 {
+        let id = c.create(&format!("d{n}"), json!({})).await;
+        assert_eq!(c.wait_status(&id, "ACTIVE").await["OS-EXT-SRV-ATTR:host"], "fake-2", "a disabled host is filtered out");
+    }
+    let (_, hv) = c.call(Method::GET, "/v2.1/os-hypervisors/detail", None).await;
+    let by_name: BTreeMap<String, Value> = hv["hypervisors"].as_array().unwrap().iter().map(|h| (h["hypervisor_hostname"].as_str().unwrap().to_string(), h.clone())).collect();
+    assert_eq!(by_name["fake-2"]["running_vms"], 3);
+    assert_eq!(by_name["fake-2"]["vcpus_used"], 3);
+    assert_eq!(by_name["fake-1"]["status"], "disabled");
+    assert_eq!(by_name["fake-1"]["service"]["disabled_reason"], "maintenance");
+    let (_, st) = c.call(Method::GET, "/v2.1/os-hypervisors/statistics", None).await;
+    assert_eq!((st["hypervisor_statistics"]["count"].clone(), st["hypervisor_statistics"]["running_vms"].clone()), (json!(2), json!(3)));
+}
