@@ -19,6 +19,9 @@ use crate::placement::{Inventory, Placement};
 use crate::rpc::{self, RpcContext};
 use crate::virt::{PowerState, VirtDriver, VirtError};
 
+mod lifecycle;
+pub use lifecycle::{RebuildArgs, ShelveArgs, SnapshotArgs};
+
 /// How often a compute host reports in.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -33,7 +36,8 @@ pub struct HostPolicy {
     pub reserved_host_cpus: i64,
 }
 
-/// A power action a user asked for.
+/// A power or boot action a user asked for: the guest stays where it is and only its
+/// running state changes.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum PowerAction {
     Start,
@@ -44,6 +48,9 @@ pub enum PowerAction {
     Unpause,
     Suspend,
     Resume,
+    Rescue,
+    Unrescue,
+    CrashDump,
 }
 
 impl PowerAction {
@@ -57,6 +64,9 @@ impl PowerAction {
             PowerAction::Unpause => ("compute_unpause_instance", "active", PowerState::Running),
             PowerAction::Suspend => ("compute_suspend_instance", "suspended", PowerState::Suspended),
             PowerAction::Resume => ("compute_resume_instance", "active", PowerState::Running),
+            PowerAction::Rescue => ("compute_rescue_instance", "rescued", PowerState::Running),
+            PowerAction::Unrescue => ("compute_unrescue_instance", "active", PowerState::Running),
+            PowerAction::CrashDump => ("compute_trigger_crash_dump", "active", PowerState::Running),
         }
     }
 }
@@ -72,6 +82,8 @@ pub struct ComputeManager {
     pub driver: Arc<dyn VirtDriver>,
     pub bus: Arc<dyn bus::Bus>,
     pub placement: Arc<dyn Placement>,
+    /// Where snapshots are uploaded (with the caller's token).
+    pub images: Option<Arc<crate::image::GlanceClient>>,
     pub policy: HostPolicy,
     /// One lock per server group: builds of one group on this host check its policy in turn.
     pub group_locks: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -112,11 +124,11 @@ impl ComputeManager {
         Ok(handle)
     }
 
-    async fn conductor<A: Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, args: &A, ctx: &RpcContext) -> Result<R, String> {
+    pub(crate) async fn conductor<A: Serialize, R: serde::de::DeserializeOwned>(&self, method: &str, args: &A, ctx: &RpcContext) -> Result<R, String> {
         rpc::call(self.bus.as_ref(), rpc::CONDUCTOR, method, args, ctx).await
     }
 
-    async fn update(&self, ctx: &RpcContext, uuid: &str, u: InstanceUpdate) -> Result<Instance, String> {
+    pub(crate) async fn update(&self, ctx: &RpcContext, uuid: &str, u: InstanceUpdate) -> Result<Instance, String> {
         self.conductor("instance_update", &(uuid, u), ctx).await
     }
 
@@ -155,11 +167,11 @@ impl ComputeManager {
                 let (uuid, _): (String, RpcContext) = rpc::decode(m)?;
                 self.driver.console_output(&uuid).await.map(Value::String).map_err(|e| e.to_string())
             }
-            other => Err(format!("compute has no method {other}")),
+            other => self.handle_lifecycle(other, m).await,
         }
     }
 
-    async fn event(&self, ctx: &RpcContext, instance: &str, event: &str, start: i64, outcome: &Result<(), String>) {
+    pub(crate) async fn event(&self, ctx: &RpcContext, instance: &str, event: &str, start: i64, outcome: &Result<(), String>) {
         let args = EventArgs { instance: instance.to_string(), event: event.to_string(), ok: outcome.is_ok(), host: self.host.clone(), start, detail: outcome.clone().err() };
         if let Err(e) = self.conductor::<_, Value>("action_event", &args, ctx).await {
             tracing::warn!(instance, error = %e, "could not record an action event");
@@ -238,7 +250,11 @@ impl ComputeManager {
     async fn terminate(&self, ctx: &RpcContext, uuid: &str) -> Result<Value, String> {
         let start = now();
         let instance: Instance = self.conductor("instance_get", &uuid, ctx).await?;
-        let outcome = self.driver.destroy(&instance).await.map_err(|e| e.to_string());
+        let mut outcome = self.driver.destroy(&instance).await.map_err(|e| e.to_string());
+        if outcome.is_ok() {
+            // A copy a resize on this host set aside goes with it.
+            outcome = self.driver.confirm_migration(&instance).await.map_err(|e| e.to_string());
+        }
         if outcome.is_ok() {
             self.conductor::<_, Value>("instance_destroyed", &uuid, ctx).await?;
         }
@@ -259,6 +275,9 @@ impl ComputeManager {
             PowerAction::Unpause => self.driver.unpause(&instance).await,
             PowerAction::Suspend => self.driver.suspend(&instance).await,
             PowerAction::Resume => self.driver.resume(&instance).await,
+            PowerAction::Rescue => self.driver.rescue(&instance).await,
+            PowerAction::Unrescue => self.driver.unrescue(&instance).await,
+            PowerAction::CrashDump => self.driver.trigger_crash_dump(&instance).await,
         }
         .map_err(|e| e.to_string());
         let update = match &outcome {
@@ -286,6 +305,8 @@ impl ComputeManager {
                 return;
             }
         };
+        let known: Vec<String> = instances.iter().map(|i| i.uuid.clone()).collect();
+        self.destroy_evacuated(&ctx, &known).await;
         for i in instances {
             let actual = self.driver.power_state(&i.uuid).await.ok();
             let task = i.task_state.clone();

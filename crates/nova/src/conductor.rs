@@ -17,6 +17,9 @@ use crate::rpc::{self, RpcContext};
 use crate::scheduler::{Destination, RequestSpec};
 use crate::virt::HostResources;
 
+mod moves;
+pub use moves::MoveArgs;
+
 /// A change to a task state: keep it, set it, or clear it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub enum TaskPatch {
@@ -42,6 +45,9 @@ pub struct InstanceUpdate {
     /// Only apply while the task state is one of these (`None` = no task).
     #[serde(default)]
     pub expected_task_state: Option<Vec<Option<String>>>,
+    /// System metadata to set (`None` removes the key).
+    #[serde(default)]
+    pub system_metadata: std::collections::BTreeMap<String, Option<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -165,7 +171,7 @@ impl Conductor {
                 self.action_event(&ctx, &e).await;
                 Ok(Value::Null)
             }
-            other => Err(format!("the conductor has no method {other}")),
+            other => self.handle_moves(other, m).await,
         }
     }
 
@@ -198,6 +204,12 @@ impl Conductor {
             }
             if let Some(p) = u.progress {
                 i.progress = p;
+            }
+            for (k, v) in &u.system_metadata {
+                match v {
+                    Some(v) => i.system_metadata.insert(k.clone(), v.clone()),
+                    None => i.system_metadata.remove(k),
+                };
             }
             i.updated_at = now();
             let expect = [seen.as_deref()];
@@ -331,7 +343,7 @@ impl Conductor {
     }
 
     /// Puts a build in ERROR with a fault; its resources are released.
-    async fn fail_build(&self, uuid: &str, reason: &str, host: Option<&str>, code: i64) {
+    pub(crate) async fn fail_build(&self, uuid: &str, reason: &str, host: Option<&str>, code: i64) {
         tracing::warn!(instance = %uuid, %reason, "build failed");
         let _ = self.placement.delete_allocations(uuid).await;
         let update = InstanceUpdate { vm_state: Some("error".into()), task_state: TaskPatch::Clear, ..Default::default() };
@@ -345,11 +357,12 @@ impl Conductor {
 
     /// The hypervisor has let go of an instance: it is deleted and its resources released.
     async fn instance_destroyed(&self, uuid: &str) -> Result<(), String> {
+        self.confirm_resize_on_delete(uuid).await;
         self.app.instance_mark_deleted(uuid).await.map_err(|e| e.to_string())?;
         self.placement.delete_allocations(uuid).await.map_err(|e| e.to_string())
     }
 
-    async fn action_event(&self, ctx: &RpcContext, e: &EventArgs) {
+    pub(crate) async fn action_event(&self, ctx: &RpcContext, e: &EventArgs) {
         let Ok(Some(action)) = idb::action_by_request(&self.app.db, &e.instance, &ctx.request_id).await else { return };
         let ev = ActionEvent { event: e.event.clone(), result: Some(if e.ok { "Success" } else { "Error" }.into()), traceback: e.detail.clone(), host: Some(e.host.clone()), start_time: e.start, finish_time: Some(now()) };
         if let Err(err) = idb::action_event_finish(&self.app.db, &action.id, &ev).await {

@@ -27,6 +27,12 @@ pub struct NovaConfig {
     pub reserved_host_cpus: i64,
     /// `[scheduler] max_attempts`: builds tried on alternate hosts before ERROR.
     pub max_attempts: u32,
+    /// `[DEFAULT] allow_resize_to_same_host`: a resize may land on the host it is on.
+    pub allow_resize_to_same_host: bool,
+    /// `[DEFAULT] shelved_offload_time`: 0 offloads a shelved server at once, -1 never.
+    pub shelved_offload_time: i64,
+    /// `[api] enable_instance_password`: answers carry the generated `adminPass`.
+    pub enable_instance_password: bool,
     pub quota: QuotaDefaults,
 }
 
@@ -66,6 +72,9 @@ impl NovaConfig {
             reserved_host_disk_mb: cfg.get_int("DEFAULT", "reserved_host_disk_mb", 0)?,
             reserved_host_cpus: cfg.get_int("DEFAULT", "reserved_host_cpus", 0)?,
             max_attempts: cfg.get_int("scheduler", "max_attempts", 3)?.max(1) as u32,
+            allow_resize_to_same_host: cfg.get_bool("DEFAULT", "allow_resize_to_same_host", false)?,
+            shelved_offload_time: cfg.get_int("DEFAULT", "shelved_offload_time", 0)?,
+            enable_instance_password: cfg.get_bool("api", "enable_instance_password", true)?,
             quota: QuotaDefaults {
                 instances: q("instances", 10)?,
                 cores: q("cores", 20)?,

@@ -11,6 +11,7 @@ pub mod conductor;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod image;
 pub mod placement;
 pub mod policy;
 pub mod rpc;

@@ -59,6 +59,10 @@ pub trait Placement: Send + Sync {
     async fn delete_allocations(&self, consumer: &str) -> Result<(), PlacementError>;
     /// The providers `consumer` holds allocations against, with what it holds.
     async fn allocations(&self, consumer: &str) -> Result<BTreeMap<String, Resources>, PlacementError>;
+    /// Hands every allocation of `from` to `to` in one atomic write (upstream's
+    /// `move_allocations`: an instance's source-host resources go to its migration while it
+    /// moves, and back if the move is reverted). `to` must hold nothing.
+    async fn move_allocations(&self, from: &str, to: &str) -> Result<(), PlacementError>;
 }
 
 /// Placement over HTTP, with the service user's token.
@@ -170,18 +174,25 @@ impl Placement for RestPlacement {
     }
 
     async fn claim(&self, consumer: &str, provider: &str, resources: &Resources, project_id: &str, user_id: &str) -> Result<bool, PlacementError> {
-        let body = json!({
-            "allocations": {provider: {"resources": resources}},
-            "project_id": project_id,
-            "user_id": user_id,
-            "consumer_generation": null
-        });
-        let (status, resp) = self.send(reqwest::Method::PUT, &format!("/allocations/{consumer}"), Some(&body)).await?;
-        match status {
-            204 | 200 => Ok(true),
-            409 => Ok(false),
-            _ => Err(Self::refused("claiming resources", status, &resp)),
+        let mut generation = Value::Null;
+        for _ in 0..3 {
+            let body = json!({
+                "allocations": {provider: {"resources": resources}},
+                "project_id": project_id,
+                "user_id": user_id,
+                "consumer_generation": generation
+            });
+            let (status, resp) = self.send(reqwest::Method::PUT, &format!("/allocations/{consumer}"), Some(&body)).await?;
+            match status {
+                204 | 200 => return Ok(true),
+                // The consumer exists already (an instance whose allocations moved to its
+                // migration): claim with the generation it has.
+                409 if resp.to_string().contains("consumer generation conflict") => generation = self.consumer(consumer).await?.1,
+                409 => return Ok(false),
+                _ => return Err(Self::refused("claiming resources", status, &resp)),
+            }
         }
+        Ok(false)
     }
 
     async fn delete_allocations(&self, consumer: &str) -> Result<(), PlacementError> {
@@ -193,15 +204,51 @@ impl Placement for RestPlacement {
     }
 
     async fn allocations(&self, consumer: &str) -> Result<BTreeMap<String, Resources>, PlacementError> {
+        Ok(self.consumer(consumer).await?.0.into_iter().map(|(rp, a)| (rp, resources_of(&a))).collect())
+    }
+
+    async fn move_allocations(&self, from: &str, to: &str) -> Result<(), PlacementError> {
+        for _ in 0..5 {
+            let (source, source_gen, body) = self.consumer_full(from).await?;
+            if source.is_empty() {
+                return Ok(());
+            }
+            let (_, target_gen, _) = self.consumer_full(to).await?;
+            let allocations: serde_json::Map<String, Value> = source.iter().map(|(rp, a)| (rp.clone(), json!({"resources": a["resources"].clone()}))).collect();
+            let move_body = json!({
+                to: {"allocations": allocations, "project_id": body["project_id"], "user_id": body["user_id"], "consumer_generation": target_gen},
+                from: {"allocations": {}, "project_id": body["project_id"], "user_id": body["user_id"], "consumer_generation": source_gen},
+            });
+            let (status, resp) = self.send(reqwest::Method::POST, "/allocations", Some(&move_body)).await?;
+            match status {
+                204 | 200 => return Ok(()),
+                409 => continue,
+                _ => return Err(Self::refused("moving allocations", status, &resp)),
+            }
+        }
+        Err(PlacementError::Refused { what: "moving allocations".into(), status: 409, body: "the consumers kept changing".into() })
+    }
+}
+
+fn resources_of(a: &Value) -> Resources {
+    a["resources"].as_object().map(|m| m.iter().filter_map(|(k, v)| v.as_i64().map(|n| (k.clone(), n))).collect()).unwrap_or_default()
+}
+
+impl RestPlacement {
+    /// A consumer's allocations (provider → its allocation object) and generation (`null`
+    /// when the consumer does not exist).
+    async fn consumer(&self, consumer: &str) -> Result<(serde_json::Map<String, Value>, Value), PlacementError> {
+        let (allocations, generation, _) = self.consumer_full(consumer).await?;
+        Ok((allocations, generation))
+    }
+
+    async fn consumer_full(&self, consumer: &str) -> Result<(serde_json::Map<String, Value>, Value, Value), PlacementError> {
         let (status, body) = self.send(reqwest::Method::GET, &format!("/allocations/{consumer}"), None).await?;
         if status != 200 {
             return Err(Self::refused("reading allocations", status, &body));
         }
-        let mut out = BTreeMap::new();
-        for (rp, a) in body["allocations"].as_object().cloned().unwrap_or_default() {
-            let res: Resources = a["resources"].as_object().map(|m| m.iter().filter_map(|(k, v)| v.as_i64().map(|n| (k.clone(), n))).collect()).unwrap_or_default();
-            out.insert(rp, res);
-        }
-        Ok(out)
+        let allocations = body["allocations"].as_object().cloned().unwrap_or_default();
+        let generation = body.get("consumer_generation").cloned().unwrap_or(Value::Null);
+        Ok((allocations, generation, body))
     }
 }

@@ -28,6 +28,9 @@ pub struct RequestSpec {
     pub group: Option<GroupSpec>,
     pub same_host: Vec<String>,
     pub different_host: Vec<String>,
+    /// A destination an admin asked for (migrations, evacuation): only that host passes.
+    #[serde(default)]
+    pub requested_host: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -93,6 +96,9 @@ impl Scheduler {
                 }
                 if excluded.contains(&node.host) {
                     return Err("RetryFilter");
+                }
+                if spec.requested_host.as_ref().is_some_and(|h| h != &node.host) {
+                    return Err("RequestedHost");
                 }
                 if let Some(az) = &spec.availability_zone {
                     let host_az = az_hosts.get(&node.host).cloned().unwrap_or_else(|| self.app.cfg.default_availability_zone.clone());

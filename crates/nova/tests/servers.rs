@@ -23,6 +23,7 @@ struct Cloud {
     app: nova::SharedApp,
     admin: String,
     placement_url: String,
+    glance_url: String,
     shutdown: common::server::ShutdownTrigger,
     /// Keep the data dir when dropped (to start again on it).
     keep: bool,
@@ -115,14 +116,15 @@ async fn cloud(hosts: usize, fail: Option<&str>, dir: Option<std::path::PathBuf>
         })
         .collect();
     nova::services::start(nova_app.clone(), Arc::new(bus::InProcessBus::new()), Arc::new(nova::service_auth::ServiceAuth::new(creds)), computes).await.unwrap();
-    let nova = nova::api::router(nova_app.clone(), validator);
+    // Microversions above the advertised maximum reach behaviour already built (2.45 createImage, 2.48 diagnostics, 2.59 migrations).
+    let nova = nova::api::router_with_max(nova_app.clone(), validator, common::microversion::Version::new(2, 80));
 
     // The admin's token, a flavor and an active image.
     let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": "pw"}}},
         "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
     let resp = reqwest::Client::new().post(format!("{ks_url}/v3/auth/tokens")).json(&body).send().await.unwrap();
     let admin = resp.headers()["x-subject-token"].to_str().unwrap().to_string();
-    let c = Cloud { dir, nova, app: nova_app, admin, placement_url: pl_url, shutdown: trigger, keep: false };
+    let c = Cloud { dir, nova, app: nova_app, admin, placement_url: pl_url, glance_url: gl_url.clone(), shutdown: trigger, keep: false };
     if nova::db::flavors::flavor_get_by_flavorid(&c.app.api_db, "1").await.unwrap().is_none() {
         let mut f = nova::db::flavors::Flavor {
             id: 0,
@@ -167,7 +169,11 @@ const IMAGE: &str = "11111111-2222-3333-4444-555555555555";
 
 impl Cloud {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path).header("x-auth-token", &self.admin).header("openstack-api-version", "compute 2.37");
+        self.call_at("2.37", method, path, body).await
+    }
+
+    async fn call_at(&self, version: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path).header("x-auth-token", &self.admin).header("openstack-api-version", format!("compute {version}"));
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
@@ -381,4 +387,176 @@ async fn hypervisors_and_services_show_the_hosts_and_a_disabled_host_gets_no_bui
     assert_eq!(by_name["fake-1"]["service"]["disabled_reason"], "maintenance");
     let (_, st) = c.call(Method::GET, "/v2.1/os-hypervisors/statistics", None).await;
     assert_eq!((st["hypervisor_statistics"]["count"].clone(), st["hypervisor_statistics"]["running_vms"].clone()), (json!(2), json!(3)));
+}
+
+/// The providers a consumer holds resources on, with the amounts.
+fn held(alloc: &Value) -> BTreeMap<String, Value> {
+    alloc["allocations"].as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v["resources"].clone())).collect()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_snapshot_resize_migrate_rescue_and_shelve_keep_placement_true() {
+    let c = cloud(2, None, None).await;
+    let mut small = nova::db::flavors::flavor_get_by_flavorid(&c.app.api_db, "1").await.unwrap().unwrap();
+    small.id = 0;
+    small.flavorid = "2".into();
+    small.name = "m1.small".into();
+    small.memory_mb = 2048;
+    small.vcpus = 2;
+    small.root_gb = 2;
+    nova::db::flavors::flavor_create(&c.app.api_db, &mut small).await.unwrap();
+    let id = c.create("vm", json!({})).await;
+    let s = c.wait_status(&id, "ACTIVE").await;
+    let first_host = s["OS-EXT-SRV-ATTR:host"].as_str().unwrap().to_string();
+    let node_of = |h: &str| -> String { h.to_string() };
+    let rp = |c: &Cloud, host: String| {
+        let db = c.app.db.clone();
+        async move { nova::db::compute_nodes::compute_node_get_by_hostname(&db, &host).await.unwrap().unwrap().uuid }
+    };
+
+    // Rebuild: same id and host, new name, back to ACTIVE; the answer is the server.
+    let (st, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"rebuild": {"imageRef": IMAGE, "name": "vm-rebuilt", "metadata": {"k": "v"}}}))).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    assert_eq!((b["server"]["status"].as_str(), b["server"]["name"].as_str()), (Some("REBUILD"), Some("vm-rebuilt")));
+    assert!(b["server"]["adminPass"].is_string());
+    let s = c.wait_status(&id, "ACTIVE").await;
+    assert_eq!((s["name"].as_str(), s["metadata"]["k"].as_str(), s["OS-EXT-SRV-ATTR:host"].as_str()), (Some("vm-rebuilt"), Some("v"), Some(first_host.as_str())));
+    let (st, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"rebuild": {"imageRef": "00000000-0000-0000-0000-000000000000"}}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+
+    // createImage (2.45): a real image in Glance, made from the guest's disk.
+    let (st, b) = c.call_at("2.45", Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"createImage": {"name": "snap", "metadata": {"purpose": "test"}}}))).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    let image_id = b["image_id"].as_str().unwrap().to_string();
+    let mut image = Value::Null;
+    for _ in 0..500 {
+        image = http(reqwest::Method::GET, &format!("{}/v2/images/{image_id}", c.glance_url), &c.admin, None).await.1;
+        if image["status"] == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!((image["status"].as_str(), image["size"].as_i64(), image["instance_uuid"].as_str(), image["image_type"].as_str(), image["purpose"].as_str()), (Some("active"), Some(1 << 20), Some(id.as_str()), Some("snapshot"), Some("test")), "{image}");
+    c.wait_status(&id, "ACTIVE").await;
+
+    // Resize to another host (allow_resize_to_same_host is off), then revert: the source's
+    // resources are held by the migration meanwhile and come back to the instance.
+    let h1 = rp(&c, node_of(&first_host)).await;
+    assert_eq!(c.action(&id, json!({"resize": {"flavorRef": "2"}})).await, StatusCode::ACCEPTED);
+    let s = c.wait_status(&id, "VERIFY_RESIZE").await;
+    let second_host = s["OS-EXT-SRV-ATTR:host"].as_str().unwrap().to_string();
+    assert_ne!(second_host, first_host);
+    assert_eq!(s["flavor"]["id"], "2");
+    let h2 = rp(&c, node_of(&second_host)).await;
+    assert_eq!(held(&c.placement_allocations(&id).await), BTreeMap::from([(h2.clone(), json!({"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 2}))]));
+    let (_, migs) = c.call_at("2.59", Method::GET, &format!("/v2.1/os-migrations?instance_uuid={id}"), None).await;
+    let mig = migs["migrations"][0].clone();
+    assert_eq!((mig["status"].as_str(), mig["migration_type"].as_str(), mig["source_compute"].as_str(), mig["dest_compute"].as_str()), (Some("finished"), Some("resize"), Some(first_host.as_str()), Some(second_host.as_str())), "{migs}");
+    let mig_uuid = mig["uuid"].as_str().unwrap().to_string();
+    assert_eq!(held(&c.placement_allocations(&mig_uuid).await), BTreeMap::from([(h1.clone(), json!({"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 1}))]));
+    assert_eq!(c.action(&id, json!({"revertResize": null})).await, StatusCode::ACCEPTED);
+    let s = c.wait_status(&id, "ACTIVE").await;
+    assert_eq!((s["OS-EXT-SRV-ATTR:host"].as_str(), s["flavor"]["id"].as_str()), (Some(first_host.as_str()), Some("1")));
+    assert_eq!(held(&c.placement_allocations(&id).await), BTreeMap::from([(h1.clone(), json!({"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 1}))]));
+    assert!(held(&c.placement_allocations(&mig_uuid).await).is_empty());
+    // Confirm: the new flavor stays, the source is released.
+    assert_eq!(c.action(&id, json!({"resize": {"flavorRef": "2"}})).await, StatusCode::ACCEPTED);
+    c.wait_status(&id, "VERIFY_RESIZE").await;
+    assert_eq!(c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"confirmResize": null}))).await.0, StatusCode::NO_CONTENT);
+    let s = c.wait_status(&id, "ACTIVE").await;
+    assert_eq!((s["OS-EXT-SRV-ATTR:host"].as_str(), s["flavor"]["id"].as_str()), (Some(second_host.as_str()), Some("2")));
+    assert_eq!(held(&c.placement_allocations(&id).await), BTreeMap::from([(h2.clone(), json!({"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 2}))]));
+    let (st, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"confirmResize": null}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    let (st, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"resize": {"flavorRef": "2"}}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "same flavor: {b}");
+
+    // Cold migration back, confirmed; then a live migration over again.
+    assert_eq!(c.action(&id, json!({"migrate": null})).await, StatusCode::ACCEPTED);
+    let s = c.wait_status(&id, "VERIFY_RESIZE").await;
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"].as_str(), Some(first_host.as_str()));
+    assert_eq!(c.action(&id, json!({"confirmResize": null})).await, StatusCode::NO_CONTENT);
+    c.wait_status(&id, "ACTIVE").await;
+    assert_eq!(c.action(&id, json!({"os-migrateLive": {"host": null, "block_migration": "auto"}})).await, StatusCode::ACCEPTED);
+    let mut s = Value::Null;
+    for _ in 0..500 {
+        s = c.wait_status(&id, "ACTIVE").await;
+        if s["OS-EXT-SRV-ATTR:host"].as_str() == Some(second_host.as_str()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(s["OS-EXT-SRV-ATTR:host"].as_str(), Some(second_host.as_str()));
+    assert_eq!(held(&c.placement_allocations(&id).await), BTreeMap::from([(h2.clone(), json!({"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 2}))]));
+    let (_, migs) = c.call_at("2.23", Method::GET, &format!("/v2.1/os-migrations?instance_uuid={id}&migration_type=live-migration"), None).await;
+    assert_eq!(migs["migrations"][0]["status"], "completed", "{migs}");
+
+    // Rescue and unrescue; diagnostics (2.48) and a crash dump (2.17).
+    let (st, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"rescue": null}))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(b["adminPass"].is_string());
+    c.wait_status(&id, "RESCUE").await;
+    assert_eq!(c.action(&id, json!({"unrescue": null})).await, StatusCode::ACCEPTED);
+    c.wait_status(&id, "ACTIVE").await;
+    let (st, d) = c.call_at("2.48", Method::GET, &format!("/v2.1/servers/{id}/diagnostics"), None).await;
+    assert_eq!((st, d["num_cpus"].as_i64(), d["state"].as_str()), (StatusCode::OK, Some(2), Some("running")), "{d}");
+    let (st, _) = c.call_at("2.17", Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"trigger_crash_dump": null}))).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    c.wait_status(&id, "ACTIVE").await;
+
+    // Shelve offloads at once (shelved_offload_time = 0): no host, nothing held, an image
+    // kept; unshelve schedules it again and deletes that image.
+    assert_eq!(c.action(&id, json!({"shelve": null})).await, StatusCode::ACCEPTED);
+    let s = c.wait_status(&id, "SHELVED_OFFLOADED").await;
+    assert!(s["OS-EXT-SRV-ATTR:host"].is_null(), "{s}");
+    assert!(held(&c.placement_allocations(&id).await).is_empty());
+    let (_, images) = http(reqwest::Method::GET, &format!("{}/v2/images?name=vm-rebuilt-shelved", c.glance_url), &c.admin, None).await;
+    let shelved = images["images"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(c.action(&id, json!({"unshelve": null})).await, StatusCode::ACCEPTED);
+    let s = c.wait_status(&id, "ACTIVE").await;
+    assert!(s["OS-EXT-SRV-ATTR:host"].is_string());
+    assert_eq!(held(&c.placement_allocations(&id).await).len(), 1);
+    let mut gone = false;
+    for _ in 0..200 {
+        if http(reqwest::Method::GET, &format!("{}/v2/images/{shelved}", c.glance_url), &c.admin, None).await.0 == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the shelved image is deleted after unshelve");
+    let (_, acts) = c.call(Method::GET, &format!("/v2.1/servers/{id}/os-instance-actions"), None).await;
+    let names: Vec<&str> = acts["instanceActions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    for want in ["rebuild", "createImage", "resize", "revertResize", "confirmResize", "migrate", "live-migration", "rescue", "unrescue", "shelve", "unshelve"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evacuation_needs_the_host_down_and_rebuilds_elsewhere() {
+    let c = cloud(2, None, None).await;
+    let id = c.create("vm", json!({})).await;
+    let s = c.wait_status(&id, "ACTIVE").await;
+    let host = s["OS-EXT-SRV-ATTR:host"].as_str().unwrap().to_string();
+    let (st, b) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"evacuate": {}}))).await;
+    assert_eq!(st, StatusCode::CONFLICT, "the host is up: {b}");
+    let (st, b) = c.call_at("2.11", Method::PUT, "/v2.1/os-services/force-down", Some(json!({"host": host, "binary": "nova-compute", "forced_down": true}))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let (st, b) = c.call_at("2.29", Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"evacuate": {}}))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let mut s = Value::Null;
+    for _ in 0..500 {
+        s = c.wait_status(&id, "ACTIVE").await;
+        if s["OS-EXT-SRV-ATTR:host"].as_str() != Some(host.as_str()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_ne!(s["OS-EXT-SRV-ATTR:host"].as_str(), Some(host.as_str()), "{s}");
+    let (_, migs) = c.call_at("2.59", Method::GET, &format!("/v2.1/os-migrations?instance_uuid={id}"), None).await;
+    let m = &migs["migrations"][0];
+    assert_eq!((m["migration_type"].as_str(), m["status"].as_str()), (Some("evacuation"), Some("done")), "{migs}");
+    // The source's resources stay with the migration until the source cleans up.
+    assert_eq!(held(&c.placement_allocations(m["uuid"].as_str().unwrap()).await).len(), 1);
+    assert_eq!(held(&c.placement_allocations(&id).await).len(), 1);
 }

@@ -10,6 +10,7 @@ mod keypairs;
 mod quotas;
 mod server_groups;
 mod server_meta;
+mod server_actions;
 mod servers;
 pub mod validation;
 mod versions;

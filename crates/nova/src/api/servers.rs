@@ -27,6 +27,11 @@ pub fn routes() -> Router<SharedApp> {
         .route("/v2.1/servers/{server_id}", get(show).put(update).delete(delete))
         .route("/v2.1/servers/{server_id}/action", post(action))
         .route("/v2.1/servers/{server_id}/os-instance-actions", get(actions))
+        .route("/v2.1/servers/{server_id}/diagnostics", get(super::server_actions::diagnostics))
+        .route("/v2.1/servers/{server_id}/migrations", get(super::server_actions::server_migrations))
+        .route("/v2.1/servers/{server_id}/migrations/{migration_id}", get(super::server_actions::server_migration_show).delete(super::server_actions::server_migration_abort))
+        .route("/v2.1/servers/{server_id}/migrations/{migration_id}/action", post(super::server_actions::server_migration_action))
+        .route("/v2.1/os-migrations", get(super::server_actions::migrations_index))
         .route("/v2.1/servers/{server_id}/os-instance-actions/{request_id}", get(action_show))
 }
 
@@ -94,7 +99,7 @@ fn brief(base: &str, i: &Instance) -> Value {
     json!({"id": i.uuid, "name": i.display_name, "links": links(base, "servers", &i.uuid)})
 }
 
-async fn full(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, i: &Instance) -> Result<Value> {
+pub(super) async fn full(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, i: &Instance) -> Result<Value> {
     let admin = app.is_admin(ctx);
     let image = match &i.image_ref {
         Some(id) => json!({"id": id, "links": [{"href": format!("{base}/images/{id}"), "rel": "bookmark"}]}),
@@ -168,12 +173,35 @@ async fn full(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, 
 }
 
 /// A reference may be an id or a URL ending in one.
-fn ref_id(v: &Value) -> Option<String> {
+pub(super) fn ref_id(v: &Value) -> Option<String> {
     v.as_str().map(|s| s.trim_end_matches('/').rsplit('/').next().unwrap_or(s).to_string())
 }
 
-fn invalid(field: &str, why: &str) -> NovaError {
+pub(super) fn invalid(field: &str, why: &str) -> NovaError {
     NovaError::BadRequest(format!("Invalid input for field/attribute {field}. {why}"))
+}
+
+/// `metadata`: string keys of 1-255 and string values of at most 255 characters.
+pub(super) fn parse_metadata(m: &Value) -> Result<BTreeMap<String, String>> {
+    let m = m.as_object().ok_or_else(|| invalid("metadata", "It must be an object."))?;
+    let mut metadata = BTreeMap::new();
+    for (k, v) in m {
+        let v = v.as_str().ok_or_else(|| invalid("metadata", &format!("Value of {k} must be a string.")))?;
+        if k.is_empty() || k.len() > 255 || v.len() > 255 {
+            return Err(invalid("metadata", "Keys and values must be 1 to 255 characters."));
+        }
+        metadata.insert(k.clone(), v.to_string());
+    }
+    Ok(metadata)
+}
+
+/// `user_data`: base64, at most 65535 bytes.
+pub(super) fn check_user_data(ud: &str) -> Result<()> {
+    use base64::Engine;
+    if ud.len() > 65535 || base64::engine::general_purpose::STANDARD.decode(ud.trim()).is_err() {
+        return Err(invalid("user_data", "Value: user_data must be base64 and at most 65535 bytes."));
+    }
+    Ok(())
 }
 
 fn parse_create(mv: &Mv, body: &Value) -> Result<(CreateRequest, bool)> {
@@ -212,22 +240,12 @@ fn parse_create(mv: &Mv, body: &Value) -> Result<(CreateRequest, bool)> {
     if min > max {
         return Err(NovaError::BadRequest("min_count must be <= max_count".into()));
     }
-    let mut metadata = BTreeMap::new();
-    if let Some(m) = s.get("metadata") {
-        let m = m.as_object().ok_or_else(|| invalid("metadata", "It must be an object."))?;
-        for (k, v) in m {
-            let v = v.as_str().ok_or_else(|| invalid("metadata", &format!("Value of {k} must be a string.")))?;
-            if k.is_empty() || k.len() > 255 || v.len() > 255 {
-                return Err(invalid("metadata", "Keys and values must be 1 to 255 characters."));
-            }
-            metadata.insert(k.clone(), v.to_string());
-        }
-    }
+    let metadata = match s.get("metadata") {
+        Some(m) => parse_metadata(m)?,
+        None => BTreeMap::new(),
+    };
     if let Some(ud) = s.get("user_data").and_then(Value::as_str) {
-        use base64::Engine;
-        if ud.len() > 65535 || base64::engine::general_purpose::STANDARD.decode(ud.trim()).is_err() {
-            return Err(invalid("user_data", "Value: user_data must be base64 and at most 65535 bytes."));
-        }
+        check_user_data(ud)?;
     }
     let hints = body.get("os:scheduler_hints").or(body.get("OS-SCH-HNT:scheduler_hints")).cloned().unwrap_or(Value::Null);
     let list = |v: &Value| -> Vec<String> {
@@ -263,7 +281,7 @@ fn parse_create(mv: &Mv, body: &Value) -> Result<(CreateRequest, bool)> {
 }
 
 /// An access IP, validated and written the canonical way (`::babe:dc0c:1602`).
-fn ip_field(v: Option<&Value>, field: &str, v6: bool) -> Result<Option<String>> {
+pub(super) fn ip_field(v: Option<&Value>, field: &str, v6: bool) -> Result<Option<String>> {
     let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(None) };
     let s = v.as_str().ok_or_else(|| invalid(field, &format!("Value: {v}. It must be a string.")))?;
     if s.is_empty() {
@@ -273,7 +291,7 @@ fn ip_field(v: Option<&Value>, field: &str, v6: bool) -> Result<Option<String>> 
     parsed.map(Some).map_err(|_| invalid(field, &format!("Value: {s}. '{s}' is not a '{}'", if v6 { "ipv6" } else { "ipv4" })))
 }
 
-fn json_body(body: &axum::body::Bytes) -> Result<Value> {
+pub(super) fn json_body(body: &axum::body::Bytes) -> Result<Value> {
     serde_json::from_slice(body).map_err(|e| NovaError::BadRequest(format!("Malformed request body: {e}")))
 }
 
@@ -367,7 +385,7 @@ async fn delete(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<Stri
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn action(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Response> {
+async fn action(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: HeaderMap, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Response> {
     let body = json_body(&body)?;
     let obj = body.as_object().ok_or_else(|| NovaError::BadRequest("Malformed request body".into()))?;
     let (name, args) = obj.iter().next().ok_or_else(|| NovaError::BadRequest("Malformed request body: no action".into()))?;
@@ -403,7 +421,7 @@ async fn action(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<Stri
             let out = app.server_console_output(&ctx, &id, length).await?;
             Ok(Json(json!({"output": out})).into_response())
         }
-        other => Err(NovaError::BadRequest(format!("There is no such action: {other}"))),
+        other => super::server_actions::lifecycle(&app, &ctx, &mv, &headers, &id, other, args).await,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod extra_specs;
 pub mod flavor_manage;
 pub mod flavors;
 pub mod keypairs;
+pub mod lifecycle;
 pub mod quotas;
 pub mod server_groups;
 pub mod servers;
@@ -34,7 +35,8 @@ pub struct App {
     pub bus: std::sync::OnceLock<Arc<dyn bus::Bus>>,
     pub placement: std::sync::OnceLock<Arc<dyn crate::placement::Placement>>,
     pub service_auth: std::sync::OnceLock<Arc<crate::service_auth::ServiceAuth>>,
-    pub http: reqwest::Client,
+    /// The Image service, once the services started.
+    pub images: std::sync::OnceLock<Arc<crate::image::GlanceClient>>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -54,7 +56,7 @@ impl App {
             bus: std::sync::OnceLock::new(),
             placement: std::sync::OnceLock::new(),
             service_auth: std::sync::OnceLock::new(),
-            http: reqwest::Client::new(),
+            images: std::sync::OnceLock::new(),
         }))
     }
 

@@ -294,4 +294,17 @@ impl App {
             return Err(NovaError::OverQuota(format!("Quota exceeded for {names}: Requested {reqs}, but already used {used} of {allowed_s} {names}")));
         }
     }
+
+    /// A resize to a larger flavor needs the extra cores and RAM within the project's quota.
+    pub async fn quota_check_resize(&self, _ctx: &RequestContext, project_id: &str, user_id: &str, extra_vcpus: i64, extra_ram: i64) -> Result<()> {
+        let limits = self.quota_limits(project_id, None).await?;
+        let (usage, _) = qdb::instance_usage_by_project(&self.db, project_id, Some(user_id)).await?;
+        for (r, used, d) in [("cores", usage.cores, extra_vcpus), ("ram", usage.ram, extra_ram)] {
+            let limit = limits.get(r).copied().unwrap_or(-1);
+            if d > 0 && limit >= 0 && limit < used + d {
+                return Err(NovaError::OverQuota(format!("Quota exceeded for {r}: Requested {d}, but already used {used} of {limit} {r}")));
+            }
+        }
+        Ok(())
+    }
 }

@@ -134,6 +134,7 @@ impl App {
             group: group.clone(),
             same_host: req.same_host.clone(),
             different_host: req.different_host.clone(),
+            requested_host: None,
         };
         let mut instances = Vec::new();
         for n in 0..count {
@@ -277,7 +278,7 @@ impl App {
         Ok(())
     }
 
-    fn check_not_locked(&self, ctx: &RequestContext, i: &Instance) -> Result<()> {
+    pub(crate) fn check_not_locked(&self, ctx: &RequestContext, i: &Instance) -> Result<()> {
         if i.locked_by.is_some() && !self.is_admin(ctx) {
             return Err(NovaError::Conflict(format!("Instance {} is locked", i.uuid)));
         }
@@ -296,6 +297,10 @@ impl App {
             PowerAction::Unpause => ("os_compute_api:os-pause-server:unpause", "unpause", &["paused"], "unpausing"),
             PowerAction::Suspend => ("os_compute_api:os-suspend-server:suspend", "suspend", &["active"], "suspending"),
             PowerAction::Resume => ("os_compute_api:os-suspend-server:resume", "resume", &["suspended"], "resuming"),
+            PowerAction::Rescue => ("os_compute_api:os-rescue", "rescue", &["active", "stopped", "error"], "rescuing"),
+            PowerAction::Unrescue => ("os_compute_api:os-unrescue", "unrescue", &["rescued"], "unrescuing"),
+            // Upstream gives a crash dump no task state; one here keeps two from overlapping.
+            PowerAction::CrashDump => ("os_compute_api:servers:trigger_crash_dump", "trigger_crash_dump", &["active"], "crash_dumping"),
         };
         self.enforce(ctx, rule, &Self::server_target(&i))?;
         self.check_not_locked(ctx, &i)?;
@@ -427,7 +432,7 @@ pub fn sanitize_hostname(name: &str) -> String {
     }
 }
 
-fn is_core_image_key(k: &str) -> bool {
+pub(crate) fn is_core_image_key(k: &str) -> bool {
     ["id", "name", "status", "visibility", "protected", "os_hidden", "owner", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "created_at", "updated_at", "tags", "self", "file", "schema", "locations", "direct_url", "stores"].contains(&k)
 }
 

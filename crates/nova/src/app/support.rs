@@ -25,18 +25,18 @@ impl App {
         self.placement.get().cloned()
     }
 
+    /// The Image service client, once the services started.
+    pub fn images(&self) -> Result<Arc<crate::image::GlanceClient>> {
+        self.images.get().cloned().ok_or_else(|| NovaError::Internal("no service credentials to find the image service".into()))
+    }
+
     /// GET {image endpoint}/v2/images/{id} with the caller's token.
     pub async fn glance_image(&self, ctx: &RequestContext, id: &str) -> Result<Value> {
-        let auth = self.service_auth.get().ok_or_else(|| NovaError::Internal("no service credentials to find the image service".into()))?;
-        let (_, endpoint) = auth.token_and_endpoint("image").await.map_err(|e| NovaError::Internal(format!("image service: {e}")))?;
         let token = ctx.auth_token.clone().unwrap_or_default();
-        let url = format!("{}/v2/images/{id}", endpoint.trim_end_matches('/'));
-        let resp = self.http.get(&url).header("x-auth-token", token).header("accept", "application/json").send().await.map_err(|e| NovaError::Internal(format!("image service unreachable: {e}")))?;
-        match resp.status().as_u16() {
-            200 => resp.json().await.map_err(|e| NovaError::Internal(format!("image service: {e}"))),
-            404 | 403 => Err(NovaError::BadRequest(format!("Image {id} could not be found."))),
-            s => Err(NovaError::Internal(format!("image service answered HTTP {s} for image {id}"))),
-        }
+        self.images()?.get(&token, id).await.map_err(|e| match e {
+            crate::image::ImageError::NotFound(_) => NovaError::BadRequest(format!("Image {id} could not be found.")),
+            e => NovaError::Internal(e.to_string()),
+        })
     }
 
     /// The public key of `user`'s key pair `name`, if it exists.
@@ -48,6 +48,12 @@ impl App {
     pub async fn request_spec_save(&self, instance: &str, spec: &RequestSpec) -> Result<()> {
         let s = serde_json::to_string(spec).map_err(|e| NovaError::Internal(e.to_string()))?;
         self.api_db.exec("INSERT INTO request_specs (instance_uuid, spec) VALUES (?, ?)", params![instance, s]).await?;
+        Ok(())
+    }
+
+    pub async fn request_spec_update(&self, instance: &str, spec: &RequestSpec) -> Result<()> {
+        let s = serde_json::to_string(spec).map_err(|e| NovaError::Internal(e.to_string()))?;
+        self.api_db.exec("UPDATE request_specs SET spec = ? WHERE instance_uuid = ?", params![s, instance]).await?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@ pub mod compute_nodes;
 pub mod flavors;
 pub mod instances;
 pub mod key_pairs;
+pub mod migrations;
 pub mod quotas;
 pub mod schema;
 pub mod services;

@@ -2,6 +2,11 @@
 //! states, disks sized from their flavor, and a console log, persisted as JSON under the data
 //! dir so a restart finds what was running. Operations can take a configurable time, and
 //! spawns of instances whose name matches a pattern fail, to exercise rescheduling and faults.
+//!
+//! Its "disk" is a 1 MiB raw image that names the instance and the image it was built from,
+//! so a snapshot is a real image Glance can inspect and a server can boot from. A resize or
+//! cold migration sets the source guest aside under `<uuid>.resize` until it is confirmed or
+//! reverted, on the same host or another.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use super::{HostResources, PowerState, VirtDriver, VirtError};
+use super::{HostResources, PowerState, Snapshot, VirtDriver, VirtError};
 use crate::db::instances::Instance;
 
 /// How a fake host behaves.
@@ -36,6 +41,22 @@ struct FakeInstance {
     memory_mb: i64,
     disk_gb: i64,
     console: Vec<String>,
+    #[serde(default)]
+    image_ref: Option<String>,
+    #[serde(default)]
+    spawned_at: i64,
+    #[serde(default)]
+    rescued: bool,
+    #[serde(default)]
+    config_drive: bool,
+}
+
+/// The fake disk's size: small, but a real raw image.
+const DISK_BYTES: usize = 1 << 20;
+
+/// Where a guest set aside by a resize or cold migration is kept.
+fn resize_key(uuid: &str) -> String {
+    format!("{uuid}.resize")
 }
 
 pub struct FakeDriver {
@@ -67,6 +88,23 @@ impl FakeDriver {
         let tmp = path.with_extension("tmp");
         tokio::fs::write(&tmp, bytes).await.map_err(|e| VirtError::Failed(format!("cannot save fake hypervisor state: {e}")))?;
         tokio::fs::rename(&tmp, path).await.map_err(|e| VirtError::Failed(format!("cannot save fake hypervisor state: {e}")))
+    }
+
+    /// A new guest for `instance` (its current flavor and image).
+    fn guest(&self, instance: &Instance, power_state: PowerState, how: &str) -> FakeInstance {
+        let f = &instance.flavor;
+        FakeInstance {
+            name: instance.display_name.clone(),
+            power_state,
+            vcpus: f.vcpus,
+            memory_mb: f.memory_mb,
+            disk_gb: f.root_gb + f.ephemeral_gb,
+            console: vec![format!("fake hypervisor {}: {how} {} ({})", self.cfg.hypervisor_hostname, instance.display_name, instance.uuid), "login: ".into()],
+            image_ref: instance.image_ref.clone(),
+            spawned_at: crate::app::now(),
+            rescued: false,
+            config_drive: instance.config_drive.as_deref().is_some_and(|c| !c.is_empty()),
+        }
     }
 
     /// Moves an instance from one of `from` to `to`, logging `line` on its console.
@@ -102,7 +140,7 @@ impl VirtDriver for FakeDriver {
     }
 
     async fn list_instances(&self) -> Result<Vec<String>, VirtError> {
-        Ok(self.instances.lock().await.keys().cloned().collect())
+        Ok(self.instances.lock().await.keys().filter(|k| !k.ends_with(".resize")).cloned().collect())
     }
 
     async fn spawn(&self, instance: &Instance) -> Result<(), VirtError> {
@@ -111,18 +149,7 @@ impl VirtDriver for FakeDriver {
             return Err(VirtError::BuildFailed { uuid: instance.uuid.clone(), reason: format!("fake hypervisor {} refused to spawn it (fail_spawn)", self.cfg.hypervisor_hostname) });
         }
         let mut all = self.instances.lock().await;
-        let f = &instance.flavor;
-        all.insert(
-            instance.uuid.clone(),
-            FakeInstance {
-                name: instance.display_name.clone(),
-                power_state: PowerState::Running,
-                vcpus: f.vcpus,
-                memory_mb: f.memory_mb,
-                disk_gb: f.root_gb + f.ephemeral_gb,
-                console: vec![format!("fake hypervisor {}: booting {} ({})", self.cfg.hypervisor_hostname, instance.display_name, instance.uuid), "login: ".into()],
-            },
-        );
+        all.insert(instance.uuid.clone(), self.guest(instance, PowerState::Running, "booting"));
         self.persist(&all).await
     }
 
@@ -171,6 +198,119 @@ impl VirtDriver for FakeDriver {
 
     async fn console_output(&self, uuid: &str) -> Result<String, VirtError> {
         self.instances.lock().await.get(uuid).map(|i| i.console.join("\n") + "\n").ok_or_else(|| VirtError::NotFound(uuid.to_string()))
+    }
+
+    async fn snapshot(&self, instance: &Instance) -> Result<Snapshot, VirtError> {
+        self.settle().await;
+        let all = self.instances.lock().await;
+        let g = all.get(&instance.uuid).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        let mut data = format!("FERROSTACK FAKE DISK\ninstance={}\nname={}\nimage={}\nhypervisor={}\n", instance.uuid, g.name, g.image_ref.as_deref().unwrap_or(""), self.cfg.hypervisor_hostname).into_bytes();
+        data.resize(DISK_BYTES, 0);
+        Ok(Snapshot { disk_format: "raw".into(), container_format: "bare".into(), data })
+    }
+
+    async fn rescue(&self, instance: &Instance) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        let g = all.get_mut(&instance.uuid).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        if g.rescued {
+            return Err(VirtError::Failed(format!("instance {} is already rescued", instance.uuid)));
+        }
+        g.rescued = true;
+        g.power_state = PowerState::Running;
+        g.console.push("booting the rescue image".into());
+        self.persist(&all).await
+    }
+
+    async fn unrescue(&self, instance: &Instance) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        let g = all.get_mut(&instance.uuid).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        if !g.rescued {
+            return Err(VirtError::Failed(format!("instance {} is not rescued", instance.uuid)));
+        }
+        g.rescued = false;
+        g.power_state = PowerState::Running;
+        g.console.push("booting".into());
+        self.persist(&all).await
+    }
+
+    async fn trigger_crash_dump(&self, instance: &Instance) -> Result<(), VirtError> {
+        self.transition(&instance.uuid, &[PowerState::Running, PowerState::Paused], PowerState::Running, "Kernel panic - not syncing: NMI: Not continuing").await
+    }
+
+    async fn diagnostics(&self, instance: &Instance) -> Result<serde_json::Value, VirtError> {
+        let all = self.instances.lock().await;
+        let g = all.get(&instance.uuid).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        let state = match g.power_state {
+            PowerState::Running => "running",
+            PowerState::Paused => "paused",
+            PowerState::Shutdown => "shutdown",
+            PowerState::Crashed => "crashed",
+            PowerState::Suspended => "suspended",
+            PowerState::NoState => "pending",
+        };
+        let uptime = (crate::app::now() - g.spawned_at).max(0) / 1_000_000;
+        let cpus: Vec<serde_json::Value> = (0..g.vcpus).map(|id| serde_json::json!({"id": id, "time": 0, "utilisation": null})).collect();
+        Ok(serde_json::json!({
+            "state": state,
+            "driver": "fake",
+            "hypervisor": "fake",
+            "hypervisor_os": "ferrostack",
+            "uptime": uptime,
+            "config_drive": g.config_drive,
+            "num_cpus": g.vcpus,
+            "num_nics": 0,
+            "num_disks": 1,
+            "cpu_details": cpus,
+            "nic_details": [],
+            "disk_details": [{"read_bytes": 0, "read_requests": 0, "write_bytes": 0, "write_requests": 0, "errors_count": 0}],
+            "memory_details": {"maximum": g.memory_mb, "used": 0}
+        }))
+    }
+
+    async fn migrate_disk_and_power_off(&self, instance: &Instance) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        let mut g = all.remove(&instance.uuid).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        g.power_state = PowerState::Shutdown;
+        g.console.push("reboot: Power down (migrating)".into());
+        all.insert(resize_key(&instance.uuid), g);
+        self.persist(&all).await
+    }
+
+    async fn finish_migration(&self, instance: &Instance, power_on: bool) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        let power = if power_on { PowerState::Running } else { PowerState::Shutdown };
+        all.insert(instance.uuid.clone(), self.guest(instance, power, "migrated in"));
+        self.persist(&all).await
+    }
+
+    async fn confirm_migration(&self, instance: &Instance) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        if all.remove(&resize_key(&instance.uuid)).is_some() {
+            self.persist(&all).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish_revert_migration(&self, instance: &Instance, power_on: bool) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        let mut g = all.remove(&resize_key(&instance.uuid)).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        g.power_state = if power_on { PowerState::Running } else { PowerState::Shutdown };
+        g.console.push("booting (resize reverted)".into());
+        all.insert(instance.uuid.clone(), g);
+        self.persist(&all).await
+    }
+
+    async fn receive_live_migration(&self, instance: &Instance, state: PowerState) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        all.insert(instance.uuid.clone(), self.guest(instance, state, "live-migrated in"));
+        self.persist(&all).await
     }
 }
 

@@ -67,4 +67,32 @@ pub trait VirtDriver: Send + Sync {
     async fn resume(&self, instance: &Instance) -> Result<(), VirtError>;
     async fn power_state(&self, uuid: &str) -> Result<PowerState, VirtError>;
     async fn console_output(&self, uuid: &str) -> Result<String, VirtError>;
+    /// The guest's root disk as an image (the guest keeps running, or was stopped first).
+    async fn snapshot(&self, instance: &Instance) -> Result<Snapshot, VirtError>;
+    /// Boots the guest from a rescue disk, its own disk attached second.
+    async fn rescue(&self, instance: &Instance) -> Result<(), VirtError>;
+    async fn unrescue(&self, instance: &Instance) -> Result<(), VirtError>;
+    /// Injects an NMI so the guest kernel dumps its memory.
+    async fn trigger_crash_dump(&self, instance: &Instance) -> Result<(), VirtError>;
+    /// The guest's diagnostics in upstream's 2.48 shape.
+    async fn diagnostics(&self, instance: &Instance) -> Result<serde_json::Value, VirtError>;
+    /// Resize and cold migration, on the source: stop the guest and set its disks aside
+    /// (kept until the move is confirmed or reverted).
+    async fn migrate_disk_and_power_off(&self, instance: &Instance) -> Result<(), VirtError>;
+    /// On the destination: the guest with the instance's (new) flavor, running if `power_on`.
+    async fn finish_migration(&self, instance: &Instance, power_on: bool) -> Result<(), VirtError>;
+    /// On the source, once the move is confirmed: drop what was set aside.
+    async fn confirm_migration(&self, instance: &Instance) -> Result<(), VirtError>;
+    /// On the source, when the move is reverted: bring back what was set aside.
+    async fn finish_revert_migration(&self, instance: &Instance, power_on: bool) -> Result<(), VirtError>;
+    /// Live migration, on the destination: take over the running guest in `state`.
+    async fn receive_live_migration(&self, instance: &Instance, state: PowerState) -> Result<(), VirtError>;
+}
+
+/// A guest disk captured as an image.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub disk_format: String,
+    pub container_format: String,
+    pub data: Vec<u8>,
 }
