@@ -2,9 +2,10 @@
 # The seed's compute walkthrough with the real `openstack` CLI against a running
 # `ferrostack up --fake-computes 3` whose data dir is $DATA: a flavor, a key pair, a server
 # booted from a Glance image with no network (--wait for ACTIVE), its power actions with the
-# statuses `server list` shows, metadata, console output, delete; server-group anti-affinity
-# spreading three servers over the three hosts, and a fourth in ERROR with "No valid host";
-# bad input. Prints "ok <step>" / "FAILED <step>".
+# statuses `server list` shows, metadata, console output; rebuild, snapshot, resize (confirm
+# and revert), cold and live migration, rescue, shelve and unshelve, a boot from the snapshot;
+# server-group anti-affinity spreading three servers over the three hosts, and a fourth in
+# ERROR with "No valid host"; bad input. Prints "ok <step>" / "FAILED <step>".
 set -uo pipefail
 . "$DATA/admin-openrc"
 W=$(mktemp -d)
@@ -33,6 +34,26 @@ step "server event list" sh -c 'openstack server event list vm1 -f value -c Acti
 refused "start an active server" "Cannot 'start'" openstack server start vm1
 refused "unknown flavor" "could not be found\|No Flavor" openstack server create --flavor nope --image cirros --nic none bad1
 step "nothing half-made" sh -c '! openstack server list -f value -c Name | grep -qx bad1'
+
+host_of() { openstack server show "$1" -f value -c OS-EXT-SRV-ATTR:host; }
+step "server rebuild --wait" sh -c 'openstack server rebuild --image cirros vm1 --wait >/dev/null && [ "$(openstack server show vm1 -f value -c status)" = ACTIVE ]'
+step "server image create --wait (snapshot in Glance)" sh -c 'openstack server image create --name vm1-snap vm1 --wait >/dev/null && [ "$(openstack image show vm1-snap -f value -c status)" = active ]'
+step "flavor create m1.small / m1.medium" sh -c 'openstack flavor create m1.small --ram 1024 --disk 2 --vcpus 1 && openstack flavor create m1.medium --ram 2048 --disk 2 --vcpus 2'
+step "server resize --wait -> VERIFY_RESIZE" sh -c "openstack server resize --flavor m1.small vm1 --wait >/dev/null && $(declare -f status_is); status_is vm1 VERIFY_RESIZE"
+step "server resize confirm -> ACTIVE on m1.small" sh -c "openstack server resize confirm vm1 && $(declare -f status_is); status_is vm1 ACTIVE && openstack server show vm1 -f value -c flavor | grep -q m1.small"
+step "server resize + revert -> back on m1.small" sh -c "openstack server resize --flavor m1.medium vm1 --wait >/dev/null && openstack server resize revert vm1 && $(declare -f status_is); status_is vm1 ACTIVE && openstack server show vm1 -f value -c flavor | grep -q m1.small"
+refused "resize to the same flavor" "must change flavor" openstack server resize --flavor m1.small vm1
+before=$(host_of vm1)
+step "server migrate (cold) + confirm -> another host" sh -c "openstack server migrate vm1 --wait >/dev/null && openstack server resize confirm vm1 && $(declare -f status_is); status_is vm1 ACTIVE && [ \"\$(openstack server show vm1 -f value -c OS-EXT-SRV-ATTR:host)\" != '$before' ]"
+before=$(host_of vm1)
+step "server migrate --live-migration -> another host" sh -c "openstack server migrate --live-migration vm1 --wait >/dev/null && $(declare -f status_is); status_is vm1 ACTIVE && [ \"\$(openstack server show vm1 -f value -c OS-EXT-SRV-ATTR:host)\" != '$before' ]"
+step "server migration list shows them" sh -c '[ "$(openstack server migration list --server vm1 -f value -c Status | sort -u | tr "\n" " ")" = "completed confirmed reverted " ]'
+step "server rescue -> RESCUE" sh -c "openstack server rescue vm1 && $(declare -f status_is); status_is vm1 RESCUE"
+step "server unrescue -> ACTIVE" sh -c "openstack server unrescue vm1 && $(declare -f status_is); status_is vm1 ACTIVE"
+step "server shelve -> SHELVED_OFFLOADED" sh -c "openstack server shelve vm1 && $(declare -f status_is); status_is vm1 SHELVED_OFFLOADED"
+step "server unshelve -> ACTIVE" sh -c "openstack server unshelve vm1 && $(declare -f status_is); status_is vm1 ACTIVE"
+step "server boots from the snapshot" openstack server create --flavor m1.small --image vm1-snap --nic none fromsnap --wait
+step "delete it" openstack server delete fromsnap --wait
 
 step "server group create --policy anti-affinity" openstack server group create --policy anti-affinity g
 G=$(openstack server group show g -f value -c id)

@@ -185,6 +185,10 @@ osapi_compute_listen_port = {port}\n\
 # initial_cpu_allocation_ratio = 16.0\n\
 # initial_ram_allocation_ratio = 1.5\n\
 # initial_disk_allocation_ratio = 1.0\n\
+# An all-in-one has one host: a resize may stay on it.\n\
+allow_resize_to_same_host = True\n\
+# 0: a shelved server lets go of its host at once; -1: never.\n\
+# shelved_offload_time = 0\n\
 \n\
 [api_database]\n\
 connection = sqlite:///{dir}/nova_api.db\n\

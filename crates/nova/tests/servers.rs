@@ -560,3 +560,53 @@ async fn evacuation_needs_the_host_down_and_rebuilds_elsewhere() {
     assert_eq!(held(&c.placement_allocations(m["uuid"].as_str().unwrap()).await).len(), 1);
     assert_eq!(held(&c.placement_allocations(&id).await).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_make_zones_that_builds_follow_and_usage_counts_the_hours() {
+    let c = cloud(2, None, None).await;
+    let (st, b) = c.call(Method::POST, "/v2.1/os-aggregates", Some(json!({"aggregate": {"name": "agg1", "availability_zone": "zone-a"}}))).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(b["aggregate"].get("hosts").is_none(), "create's answer has no hosts: {b}");
+    let agg = b["aggregate"]["id"].as_i64().unwrap();
+    assert_eq!(c.call(Method::POST, "/v2.1/os-aggregates", Some(json!({"aggregate": {"name": "agg1"}}))).await.0, StatusCode::CONFLICT);
+    let action_path = format!("/v2.1/os-aggregates/{agg}/action");
+    let act = |body: Value| c.call(Method::POST, &action_path, Some(body));
+    let (st, b) = act(json!({"add_host": {"host": "fake-2"}})).await;
+    assert_eq!((st, b["aggregate"]["hosts"].clone(), b["aggregate"]["metadata"]["availability_zone"].clone()), (StatusCode::OK, json!(["fake-2"]), json!("zone-a")), "{b}");
+    assert_eq!(act(json!({"add_host": {"host": "fake-2"}})).await.0, StatusCode::CONFLICT);
+    assert_eq!(act(json!({"add_host": {"host": "nowhere"}})).await.0, StatusCode::NOT_FOUND);
+    // A host is in one zone only.
+    let (_, b) = c.call(Method::POST, "/v2.1/os-aggregates", Some(json!({"aggregate": {"name": "agg2", "availability_zone": "zone-b"}}))).await;
+    let agg2 = b["aggregate"]["id"].as_i64().unwrap();
+    assert_eq!(c.call(Method::POST, &format!("/v2.1/os-aggregates/{agg2}/action"), Some(json!({"add_host": {"host": "fake-2"}}))).await.0, StatusCode::CONFLICT);
+    let (_, zones) = c.call(Method::GET, "/v2.1/os-availability-zone", None).await;
+    assert!(zones.to_string().contains("zone-a"), "{zones}");
+    // A build asking for the zone lands on its host.
+    let (st, b) = c.call(Method::POST, "/v2.1/servers", Some(json!({"server": {"name": "z", "imageRef": IMAGE, "flavorRef": "1", "networks": "none", "availability_zone": "zone-a"}}))).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+    let id = b["server"]["id"].as_str().unwrap().to_string();
+    let s = c.wait_status(&id, "ACTIVE").await;
+    assert_eq!((s["OS-EXT-SRV-ATTR:host"].as_str(), s["OS-EXT-AZ:availability_zone"].as_str()), (Some("fake-2"), Some("zone-a")));
+    // Deleting an aggregate with hosts is refused; emptied, it goes.
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.1/os-aggregates/{agg}"), None).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(act(json!({"remove_host": {"host": "fake-2"}})).await.0, StatusCode::OK);
+    assert_eq!(act(json!({"remove_host": {"host": "fake-2"}})).await.0, StatusCode::NOT_FOUND);
+    let (st, b) = act(json!({"set_metadata": {"metadata": {"ssd": "true", "availability_zone": null}}})).await;
+    assert_eq!((st, b["aggregate"]["metadata"].clone()), (StatusCode::OK, json!({"ssd": "true"})), "{b}");
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.1/os-aggregates/{agg}"), None).await.0, StatusCode::OK);
+    assert_eq!(c.call(Method::GET, &format!("/v2.1/os-aggregates/{agg}"), None).await.0, StatusCode::NOT_FOUND);
+
+    // Usage: the server shows up with its flavor over a period that covers it.
+    let project = s["tenant_id"].as_str().unwrap().to_string();
+    let (st, u) = c.call(Method::GET, "/v2.1/os-simple-tenant-usage?start=2000-01-01T00:00:00&end=2100-01-01T00:00:00&detailed=1", None).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    let mine = u["tenant_usages"].as_array().unwrap().iter().find(|t| t["tenant_id"] == project.as_str()).unwrap().clone();
+    assert!(mine["server_usages"].as_array().unwrap().iter().any(|s| s["instance_id"] == id.as_str() && s["flavor"] == "m1.tiny" && s["state"] == "active"), "{mine}");
+    assert!(mine["total_hours"].as_f64().unwrap() > 0.0);
+    let (st, u) = c.call(Method::GET, &format!("/v2.1/os-simple-tenant-usage/{project}?start=2000-01-01T00:00:00&end=2100-01-01T00:00:00"), None).await;
+    assert_eq!((st, u["tenant_usage"]["tenant_id"].as_str()), (StatusCode::OK, Some(project.as_str())), "{u}");
+    let (st, _) = c.call(Method::GET, "/v2.1/os-simple-tenant-usage?start=2100-01-01T00:00:00&end=2000-01-01T00:00:00", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (_, u) = c.call(Method::GET, &format!("/v2.1/os-simple-tenant-usage/{project}?start=1990-01-01T00:00:00&end=1991-01-01T00:00:00"), None).await;
+    assert_eq!(u, json!({"tenant_usage": {}}));
+}

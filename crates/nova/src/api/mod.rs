@@ -2,6 +2,7 @@
 //! auth_token middleware and microversion negotiation, except for the version documents.
 //! Paths work with and without the legacy project id segment (`/v2.1/{project_id}/servers`).
 
+mod aggregates;
 mod availability_zones;
 mod flavor_manage;
 mod flavors;
@@ -12,6 +13,7 @@ mod server_groups;
 mod server_meta;
 mod server_actions;
 mod servers;
+mod usage;
 pub mod validation;
 mod versions;
 
@@ -153,6 +155,8 @@ pub fn router_with_max(app: SharedApp, validator: Arc<dyn TokenValidator>, max: 
         .merge(server_meta::routes())
         .merge(server_groups::routes())
         .merge(hosts::routes())
+        .merge(aggregates::routes())
+        .merge(usage::routes())
         .layer(axum::middleware::from_fn(check_url_project))
         .layer(axum::middleware::from_fn_with_state(AuthTokenConfig { validator, envelope: Envelope::Compute }, auth_token_layer))
         .layer(axum::middleware::from_fn_with_state(spec, microversion_layer));

@@ -233,7 +233,7 @@ pub(super) async fn migrations_index(State(app): State<SharedApp>, Ctx(ctx): Ctx
     }
     let mut body = json!({"migrations": out});
     if let (true, Some((last, _))) = (more, list.last()) {
-        body["migrations_links"] = json!([{"href": common::pagination::next_href(&base, "v2.1/os-migrations", &query, &last.uuid), "rel": "next"}]);
+        body["migrations_links"] = json!([{"href": common::pagination::next_href(&base, "/v2.1/os-migrations", &query, &last.uuid), "rel": "next"}]);
     }
     Ok(Json(body))
 }

@@ -2,6 +2,7 @@
 //! quotas) and the server lifecycle that nova-api starts and the conductor, scheduler and
 //! compute manager carry on.
 
+pub mod aggregates;
 pub mod availability_zones;
 pub mod crypto;
 pub mod extra_specs;
@@ -12,6 +13,7 @@ pub mod lifecycle;
 pub mod quotas;
 pub mod server_groups;
 pub mod servers;
+pub mod usage;
 mod support;
 
 use std::sync::Arc;
