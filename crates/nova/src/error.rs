@@ -20,6 +20,9 @@ pub enum NovaError {
     /// Quota exceeded: 403 with upstream's message (413 only for some legacy paths).
     #[error("{0}")]
     OverQuota(String),
+    /// 501: the deployment's hypervisor cannot do this (upstream's HTTPNotImplemented).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("database error")]
@@ -34,6 +37,7 @@ impl NovaError {
             NovaError::Forbidden(_) | NovaError::OverQuota(_) => StatusCode::FORBIDDEN,
             NovaError::NotFound(_) => StatusCode::NOT_FOUND,
             NovaError::Conflict(_) | NovaError::Db(db::DbError::Duplicate(_)) => StatusCode::CONFLICT,
+            NovaError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             NovaError::Internal(_) | NovaError::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -42,7 +46,7 @@ impl NovaError {
 impl IntoResponse for NovaError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
             tracing::error!(error = ?self, "unexpected error");
             "Unexpected API Error. Please report this at https://bugs.launchpad.net/nova/ and attach the Nova API log if possible.".to_string()
         } else {

@@ -58,9 +58,20 @@ impl GlanceClient {
         Self::answer(resp, "").await
     }
 
+    /// GET /v2/images with Glance's own filters; follows nothing (one page).
+    pub async fn list(&self, token: &str, query: &[(String, String)]) -> Result<Value, ImageError> {
+        let resp = self.http.get(self.url("/v2/images").await?).query(query).header("x-auth-token", token).send().await.map_err(|e| ImageError::Unreachable(e.to_string()))?;
+        Self::answer(resp, "").await
+    }
+
     /// Replaces core attributes of a queued image (JSON patch).
     pub async fn set(&self, token: &str, id: &str, changes: &[(&str, &str)]) -> Result<Value, ImageError> {
         let ops: Vec<Value> = changes.iter().map(|(k, v)| json!({"op": "replace", "path": format!("/{k}"), "value": v})).collect();
+        self.patch(token, id, ops).await
+    }
+
+    /// PATCH /v2/images/{id} with JSON-patch `ops`.
+    pub async fn patch(&self, token: &str, id: &str, ops: Vec<Value>) -> Result<Value, ImageError> {
         let resp = self
             .http
             .patch(self.url(&format!("/v2/images/{id}")).await?)

@@ -610,3 +610,61 @@ async fn aggregates_make_zones_that_builds_follow_and_usage_counts_the_hours() {
     let (_, u) = c.call(Method::GET, &format!("/v2.1/os-simple-tenant-usage/{project}?start=1990-01-01T00:00:00&end=1991-01-01T00:00:00"), None).await;
     assert_eq!(u, json!({"tenant_usage": {}}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_proxy_hosts_hypervisor_extras_events_and_backups() {
+    let c = cloud(1, None, None).await;
+    let id = c.create("vm", json!({})).await;
+    c.wait_status(&id, "ACTIVE").await;
+    // /images proxies Glance (until 2.36).
+    let (st, b) = c.call_at("2.1", Method::GET, "/v2.1/images/detail", None).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(b["images"].as_array().unwrap().iter().any(|i| i["id"] == IMAGE && i["status"] == "ACTIVE" && i["progress"] == 100), "{b}");
+    let (st, b) = c.call_at("2.1", Method::POST, &format!("/v2.1/images/{IMAGE}/metadata"), Some(json!({"metadata": {"os_distro": "cirros"}}))).await;
+    assert_eq!((st, b["metadata"]["os_distro"].as_str()), (StatusCode::OK, Some("cirros")), "{b}");
+    let (st, b) = c.call_at("2.1", Method::GET, &format!("/v2.1/images/{IMAGE}/metadata/os_distro"), None).await;
+    assert_eq!((st, b["meta"]["os_distro"].as_str()), (StatusCode::OK, Some("cirros")));
+    assert_eq!(c.call_at("2.1", Method::DELETE, &format!("/v2.1/images/{IMAGE}/metadata/os_distro"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(c.call_at("2.1", Method::GET, &format!("/v2.1/images/{IMAGE}/metadata/os_distro"), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.call_at("2.36", Method::GET, "/v2.1/images", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.call_at("2.1", Method::GET, "/v2.1/images/00000000-0000-0000-0000-000000000000", None).await.0, StatusCode::NOT_FOUND);
+
+    // createBackup keeps `rotation` backups.
+    for n in 0..2 {
+        let (st, b) = c.call_at("2.45", Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"createBackup": {"name": format!("b{n}"), "backup_type": "daily", "rotation": 1}}))).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{b}");
+        c.wait_status(&id, "ACTIVE").await;
+    }
+    let (_, b) = c.call_at("2.1", Method::GET, &format!("/v2.1/images/detail?server={id}&type=backup"), None).await;
+    let names: Vec<&str> = b["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["b1"], "rotation 1 keeps the newest: {b}");
+    let (st, _) = c.call(Method::POST, &format!("/v2.1/servers/{id}/action"), Some(json!({"restore": null}))).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+
+    // os-hosts (until 2.43) and the hypervisor extras (until 2.53).
+    let (st, b) = c.call(Method::GET, "/v2.1/os-hosts", None).await;
+    assert_eq!((st, b["hosts"][0]["host_name"].as_str(), b["hosts"][0]["service"].as_str()), (StatusCode::OK, Some("fake-1"), Some("compute")), "{b}");
+    let (st, b) = c.call(Method::GET, "/v2.1/os-hosts/fake-1", None).await;
+    assert_eq!((st, b["host"][0]["resource"]["project"].as_str()), (StatusCode::OK, Some("(total)")), "{b}");
+    assert_eq!(c.call(Method::GET, "/v2.1/os-hosts/nowhere", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.call(Method::GET, "/v2.1/os-hosts/fake-1/reboot", None).await.0, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(c.call(Method::PUT, "/v2.1/os-hosts/fake-1", Some(json!({"status": "bogus"}))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(c.call_at("2.43", Method::GET, "/v2.1/os-hosts", None).await.0, StatusCode::NOT_FOUND);
+    let (_, hv) = c.call(Method::GET, "/v2.1/os-hypervisors", None).await;
+    let hv_id = hv["hypervisors"][0]["id"].as_i64().unwrap();
+    let (st, b) = c.call(Method::GET, &format!("/v2.1/os-hypervisors/{hv_id}/uptime"), None).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    assert!(b["hypervisor"]["uptime"].as_str().unwrap().contains(" up "), "{b}");
+    let (st, b) = c.call(Method::GET, "/v2.1/os-hypervisors/fake/servers", None).await;
+    assert_eq!((st, b["hypervisors"][0]["servers"][0]["uuid"].as_str()), (StatusCode::OK, Some(id.as_str())), "{b}");
+    assert_eq!(c.call(Method::GET, "/v2.1/os-hypervisors/nomatch/search", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.call(Method::GET, "/v2.1/os-hypervisors/00000000-0000-0000-0000-000000000000", None).await.0, StatusCode::NOT_FOUND);
+
+    // External events reach the server's host.
+    let (st, b) = c.call(Method::POST, "/v2.1/os-server-external-events", Some(json!({"events": [{"name": "network-changed", "server_uuid": id}]}))).await;
+    assert_eq!((st, b["events"][0]["code"].as_i64(), b["events"][0]["status"].as_str()), (StatusCode::OK, Some(200), Some("completed")), "{b}");
+    let (st, _) = c.call(Method::POST, "/v2.1/os-server-external-events", Some(json!({"events": [{"name": "network-changed", "server_uuid": "00000000-0000-0000-0000-000000000000"}]}))).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, _) = c.call(Method::POST, "/v2.1/os-server-external-events", Some(json!({"events": [{"name": "bogus", "server_uuid": id}]}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}

@@ -24,6 +24,9 @@ pub fn routes() -> Router<SharedApp> {
         .route("/v2.1/os-hypervisors/detail", get(hypervisors_detail))
         .route("/v2.1/os-hypervisors/statistics", get(statistics))
         .route("/v2.1/os-hypervisors/{id}", get(hypervisor_show))
+        .route("/v2.1/os-hypervisors/{id}/uptime", get(hypervisor_uptime))
+        .route("/v2.1/os-hypervisors/{pattern}/search", get(hypervisor_search))
+        .route("/v2.1/os-hypervisors/{pattern}/servers", get(hypervisor_servers))
 }
 
 fn ts(us: i64) -> String {
@@ -156,10 +159,74 @@ async fn hypervisors_detail(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv)
 async fn hypervisor_show(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, Path(id): Path<String>) -> Result<Json<Value>> {
     app.enforce(&ctx, "os_compute_api:os-hypervisors:show", &crate::app::App::own_target(&ctx))?;
     let not_found = || NovaError::NotFound(format!("Hypervisor with ID {id} could not be found."));
-    let want: i64 = id.parse().map_err(|_| NovaError::BadRequest(format!("Invalid ID {id}")))?;
+    let want: i64 = id.parse().map_err(|_| not_found())?;
     let services = cdb::service_list(&app.db).await?;
     let n = cdb::compute_node_list(&app.db).await?.into_iter().find(|n| n.id == want).ok_or_else(not_found)?;
     Ok(Json(json!({"hypervisor": hypervisor_view(&app, &mv, &n, &services, true).await?})))
+}
+
+/// The routes upstream replaced at 2.53 (uuid ids and query filters) answer 404 from there.
+fn before_253(mv: &Mv) -> Result<()> {
+    if mv.0.at_least(2, 53) {
+        return Err(NovaError::NotFound("The resource could not be found.".into()));
+    }
+    Ok(())
+}
+
+/// GET /os-hypervisors/{id}/uptime (until 2.88): the host's own `uptime` line.
+async fn hypervisor_uptime(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, Path(id): Path<String>) -> Result<Json<Value>> {
+    app.enforce(&ctx, "os_compute_api:os-hypervisors:show", &crate::app::App::own_target(&ctx))?;
+    if mv.0.at_least(2, 88) {
+        return Err(NovaError::NotFound("The resource could not be found.".into()));
+    }
+    let not_found = || NovaError::NotFound(format!("Hypervisor with ID {id} could not be found."));
+    let want: i64 = id.parse().map_err(|_| not_found())?;
+    let services = cdb::service_list(&app.db).await?;
+    let n = cdb::compute_node_list(&app.db).await?.into_iter().find(|n| n.id == want).ok_or_else(not_found)?;
+    let uptime: String = crate::rpc::call(app.bus()?.as_ref(), &crate::rpc::compute_topic(&n.host), "get_host_uptime", &(), &crate::rpc::RpcContext::from_request(&ctx))
+        .await
+        .map_err(|e| NovaError::Conflict(format!("Compute host {} did not answer: {e}", n.host)))?;
+    let mut v = hypervisor_view(&app, &mv, &n, &services, false).await?;
+    v["uptime"] = json!(uptime);
+    Ok(Json(json!({"hypervisor": v})))
+}
+
+async fn matching(app: &SharedApp, pattern: &str) -> Result<Vec<ComputeNode>> {
+    let found: Vec<ComputeNode> = cdb::compute_node_list(&app.db).await?.into_iter().filter(|n| n.hypervisor_hostname.contains(pattern)).collect();
+    if found.is_empty() {
+        return Err(NovaError::NotFound(format!("No hypervisor matching '{pattern}' could be found.")));
+    }
+    Ok(found)
+}
+
+/// GET /os-hypervisors/{pattern}/search (until 2.53).
+async fn hypervisor_search(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, Path(pattern): Path<String>) -> Result<Json<Value>> {
+    app.enforce(&ctx, "os_compute_api:os-hypervisors:list", &crate::app::App::own_target(&ctx))?;
+    before_253(&mv)?;
+    let services = cdb::service_list(&app.db).await?;
+    let mut out = Vec::new();
+    for n in matching(&app, &pattern).await? {
+        out.push(hypervisor_view(&app, &mv, &n, &services, false).await?);
+    }
+    Ok(Json(json!({"hypervisors": out})))
+}
+
+/// GET /os-hypervisors/{pattern}/servers (until 2.53): each matching hypervisor with the
+/// servers on it (the key left out when there are none, as upstream).
+async fn hypervisor_servers(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, Path(pattern): Path<String>) -> Result<Json<Value>> {
+    app.enforce(&ctx, "os_compute_api:os-hypervisors:list", &crate::app::App::own_target(&ctx))?;
+    before_253(&mv)?;
+    let services = cdb::service_list(&app.db).await?;
+    let mut out = Vec::new();
+    for n in matching(&app, &pattern).await? {
+        let mut v = hypervisor_view(&app, &mv, &n, &services, false).await?;
+        let servers: Vec<Value> = idb::instance_list_by_host(&app.db, &n.host).await?.iter().filter(|i| i.node.as_deref() == Some(n.hypervisor_hostname.as_str())).map(|i| json!({"uuid": i.uuid, "name": format!("instance-{}", &i.uuid[..8])})).collect();
+        if !servers.is_empty() {
+            v["servers"] = json!(servers);
+        }
+        out.push(v);
+    }
+    Ok(Json(json!({"hypervisors": out})))
 }
 
 async fn statistics(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv) -> Result<Json<Value>> {

@@ -7,7 +7,9 @@ mod availability_zones;
 mod flavor_manage;
 mod flavors;
 mod hosts;
+mod images;
 mod keypairs;
+mod os_hosts;
 mod quotas;
 mod server_groups;
 mod server_meta;
@@ -82,6 +84,9 @@ struct UrlProjectId(String);
 pub fn strip_project_id(mut req: Request) -> Request {
     let path = req.uri().path().to_string();
     // The legacy v2.0 endpoint is v2.1 at its minimum microversion.
+    if path == "/v2/" {
+        return req;
+    }
     let Some((prefix, rest)) = path.strip_prefix("/v2.1/").or_else(|| path.strip_prefix("/v2/")).map(|r| ("/v2.1", r)) else { return req };
     let (segment, tail) = rest.split_once('/').map_or((rest, ""), |(s, t)| (s, t));
     let looks_like_id = (segment.len() == 32 && segment.chars().all(|c| c.is_ascii_hexdigit())) || (segment.len() == 36 && segment.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
@@ -156,6 +161,8 @@ pub fn router_with_max(app: SharedApp, validator: Arc<dyn TokenValidator>, max: 
         .merge(server_groups::routes())
         .merge(hosts::routes())
         .merge(aggregates::routes())
+        .merge(images::routes())
+        .merge(os_hosts::routes())
         .merge(usage::routes())
         .layer(axum::middleware::from_fn(check_url_project))
         .layer(axum::middleware::from_fn_with_state(AuthTokenConfig { validator, envelope: Envelope::Compute }, auth_token_layer))
@@ -163,6 +170,7 @@ pub fn router_with_max(app: SharedApp, validator: Arc<dyn TokenValidator>, max: 
     Router::new()
         .route("/", get(versions::root))
         .route("/v2.1", get(versions::v21))
+        .route("/v2", get(versions::v20))
         .merge(protected)
         .fallback(|| async { NovaError::NotFound("The resource could not be found.".into()) })
         .with_state(app)

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::servers::{full, invalid, ip_field, parse_metadata, ref_id};
+use super::servers::{invalid, ip_field, parse_metadata, ref_id, updated_view};
 use super::{Ctx, Mv};
 use crate::app::lifecycle::RebuildRequest;
 use crate::app::SharedApp;
@@ -92,6 +92,28 @@ pub(super) async fn lifecycle(app: &SharedApp, ctx: &auth::RequestContext, mv: &
             }
             Ok(resp)
         }
+        "createBackup" => {
+            let backup_name = args.get("name").and_then(Value::as_str).ok_or_else(|| invalid("createBackup", "'name' is a required property"))?;
+            let backup_name = super::validation::name(&json!(backup_name), "name")?;
+            let backup_type = args.get("backup_type").and_then(Value::as_str).ok_or_else(|| invalid("createBackup", "'backup_type' is a required property"))?;
+            let rotation = args.get("rotation").ok_or_else(|| invalid("createBackup", "'rotation' is a required property"))?;
+            let rotation = rotation.as_i64().or_else(|| rotation.as_str().and_then(|s| s.parse().ok())).filter(|r| *r >= 0).ok_or_else(|| invalid("rotation", &format!("Value: {rotation}. It must be an integer of at least 0.")))?;
+            let metadata = match args.get("metadata") {
+                Some(m) => parse_metadata(m)?,
+                None => BTreeMap::new(),
+            };
+            let image_id = app.server_create_backup(ctx, id, &backup_name, backup_type, rotation, &metadata).await?;
+            if mv.0.at_least(2, 45) {
+                return Ok((StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))).into_response());
+            }
+            let mut resp = accepted();
+            let base = super::base_url(app, headers);
+            if let Ok(v) = HeaderValue::from_str(&format!("{base}/v2.1/images/{image_id}")) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(resp)
+        }
+        "restore" => app.server_restore(ctx, id).await.map(|_| accepted()),
         "shelve" => app.server_shelve(ctx, id).await.map(|_| accepted()),
         "shelveOffload" => app.server_shelve_offload(ctx, id).await.map(|_| accepted()),
         "unshelve" => {
@@ -147,7 +169,7 @@ async fn rebuild(app: &SharedApp, ctx: &auth::RequestContext, mv: &Mv, headers: 
     let password = args.get("adminPass").and_then(Value::as_str).map(str::to_string).unwrap_or_else(generated_password);
     let i = app.server_rebuild(ctx, id, req).await?;
     let base = super::base_url(app, headers);
-    let mut server = full(app, ctx, &base, mv, &i).await?;
+    let mut server = updated_view(app, ctx, &base, mv, &i).await?;
     if app.cfg.enable_instance_password {
         server["adminPass"] = json!(password);
     }
@@ -305,4 +327,47 @@ pub(super) async fn server_migration_action(State(app): State<SharedApp>, Ctx(ct
     app.enforce(&ctx, "os_compute_api:servers:migrations:force_complete", &crate::app::App::server_target(&i))?;
     let m = one_in_progress(&app, &ctx, &id, &migration_id).await?;
     Err(NovaError::Conflict(format!("Migration {} state of instance {id} is {}. Cannot force_complete it: it is already completing.", m.id, m.status)))
+}
+
+/// The events Nova accepts at each microversion.
+fn event_name_allowed(mv: &Mv, name: &str) -> bool {
+    match name {
+        "network-changed" | "network-vif-plugged" | "network-vif-unplugged" | "network-vif-deleted" => true,
+        "volume-extended" => mv.0.at_least(2, 51),
+        "power-update" => mv.0.at_least(2, 76),
+        "accelerator-request-bound" => mv.0.at_least(2, 82),
+        "volume-reimaged" => mv.0.at_least(2, 93),
+        _ => false,
+    }
+}
+
+/// POST /os-server-external-events: 200 when every event was delivered, 207 when some were,
+/// 404 when none was.
+pub(super) async fn external_events(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, body: axum::body::Bytes) -> Result<Response> {
+    let body = super::servers::json_body(&body)?;
+    let events = body.get("events").and_then(Value::as_array).filter(|l| !l.is_empty()).ok_or_else(|| invalid("events", "'events' is a required, non-empty list"))?;
+    for e in events {
+        let name = e.get("name").and_then(Value::as_str).ok_or_else(|| invalid("events", "'name' is a required property"))?;
+        if !event_name_allowed(&mv, name) {
+            return Err(invalid("name", &format!("Value: {name}. It is not an event name this microversion knows.")));
+        }
+        if e.get("server_uuid").and_then(Value::as_str).is_none() {
+            return Err(invalid("events", "'server_uuid' is a required property"));
+        }
+        if let Some(s) = e.get("status") {
+            if !matches!(s.as_str(), Some("failed" | "completed" | "in-progress")) {
+                return Err(invalid("status", &format!("Value: {s}. It must be one of 'failed', 'completed', 'in-progress'.")));
+            }
+        }
+    }
+    let out = app.external_events(&ctx, events.clone()).await?;
+    let ok = out.iter().filter(|e| e["code"] == 200).count();
+    let status = if ok == out.len() {
+        StatusCode::OK
+    } else if ok > 0 {
+        StatusCode::MULTI_STATUS
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok((status, Json(json!({"events": out}))).into_response())
 }

@@ -32,6 +32,7 @@ pub fn routes() -> Router<SharedApp> {
         .route("/v2.1/servers/{server_id}/migrations/{migration_id}", get(super::server_actions::server_migration_show).delete(super::server_actions::server_migration_abort))
         .route("/v2.1/servers/{server_id}/migrations/{migration_id}/action", post(super::server_actions::server_migration_action))
         .route("/v2.1/os-migrations", get(super::server_actions::migrations_index))
+        .route("/v2.1/os-server-external-events", post(super::server_actions::external_events))
         .route("/v2.1/servers/{server_id}/os-instance-actions/{request_id}", get(action_show))
 }
 
@@ -97,6 +98,19 @@ fn host_id(i: &Instance) -> String {
 
 fn brief(base: &str, i: &Instance) -> Value {
     json!({"id": i.uuid, "name": i.display_name, "links": links(base, "servers", &i.uuid)})
+}
+
+/// The view PUT /servers/{id} and rebuild answer with: before 2.75 upstream leaves out the
+/// extension attributes (zone, config drive, key, usage, security groups, extended status,
+/// volumes, server attributes, host status); from 2.75 it is the full view.
+pub(super) async fn updated_view(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, i: &Instance) -> Result<Value> {
+    let mut v = full(app, ctx, base, mv, i).await?;
+    if !mv.0.at_least(2, 75) {
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|k, _| !(k.starts_with("OS-EXT-") || k.starts_with("OS-SRV-USG:") || ["config_drive", "key_name", "security_groups", "os-extended-volumes:volumes_attached", "host_status"].contains(&k.as_str())));
+        }
+    }
+    Ok(v)
 }
 
 pub(super) async fn full(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, i: &Instance) -> Result<Value> {
@@ -377,7 +391,7 @@ async fn update(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
     }
     let i = app.server_update(&ctx, &id, &changes).await?;
     let base = super::base_url(&app, &headers);
-    Ok(Json(json!({"server": full(&app, &ctx, &base, &mv, &i).await?})))
+    Ok(Json(json!({"server": updated_view(&app, &ctx, &base, &mv, &i).await?})))
 }
 
 async fn delete(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>) -> Result<StatusCode> {

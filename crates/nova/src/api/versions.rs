@@ -1,6 +1,6 @@
 //! The version documents (nova/api/openstack/compute/versions.py and versionsV21.py): `/`
-//! lists v2.0 (deprecated, not served here) and v2.1 with its microversion range; `/v2.1`
-//! describes v2.1 alone.
+//! lists v2.0 (the legacy endpoint, served as v2.1 at 2.1) and v2.1 with its microversion
+//! range; `/v2.1` and `/v2` describe themselves.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -49,4 +49,21 @@ pub async fn v21(State(app): State<SharedApp>, headers: HeaderMap) -> Json<Value
     ]);
     v["media-types"] = json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}]);
     Json(json!({"version": v}))
+}
+
+/// `/v2/`: the legacy v2.0 endpoint's own document (the API itself is v2.1 at 2.1).
+pub async fn v20(State(app): State<SharedApp>, headers: HeaderMap) -> Json<Value> {
+    let base = base(&app, &headers);
+    Json(json!({"version": {
+        "id": "v2.0",
+        "links": [
+            {"href": format!("{base}/v2/"), "rel": "self"},
+            {"href": "http://docs.openstack.org/", "rel": "describedby", "type": "text/html"}
+        ],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}],
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": "2011-01-21T11:33:21Z"
+    }}))
 }

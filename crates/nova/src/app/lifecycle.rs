@@ -201,17 +201,62 @@ impl App {
 
     /// createImage: a snapshot of the server's disk becomes a private image; returns its id.
     pub async fn server_create_image(&self, ctx: &RequestContext, uuid: &str, name: &str, metadata: &BTreeMap<String, String>) -> Result<String> {
-        let i = self.begin(ctx, uuid, "os_compute_api:servers:create_image", "createImage", &["active", "stopped", "paused", "suspended"], Some("image_snapshot")).await?;
-        let image_id = match self.snapshot_record(ctx, &i, name, "snapshot", metadata).await {
+        self.snapshot_action(ctx, uuid, "os_compute_api:servers:create_image", "createImage", name, metadata, None).await
+    }
+
+    /// createBackup: a snapshot kept in a rotation of `rotation` backups of `backup_type`.
+    pub async fn server_create_backup(&self, ctx: &RequestContext, uuid: &str, name: &str, backup_type: &str, rotation: i64, metadata: &BTreeMap<String, String>) -> Result<String> {
+        let mut meta = metadata.clone();
+        meta.insert("backup_type".into(), backup_type.to_string());
+        self.snapshot_action(ctx, uuid, "os_compute_api:os-create-backup", "createBackup", name, &meta, Some((backup_type.to_string(), rotation))).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn snapshot_action(&self, ctx: &RequestContext, uuid: &str, rule: &str, action: &str, name: &str, metadata: &BTreeMap<String, String>, backup: Option<(String, i64)>) -> Result<String> {
+        let i = self.begin(ctx, uuid, rule, action, &["active", "stopped", "paused", "suspended"], Some(if backup.is_some() { "image_backup" } else { "image_snapshot" })).await?;
+        let image_type = if backup.is_some() { "backup" } else { "snapshot" };
+        let image_id = match self.snapshot_record(ctx, &i, name, image_type, metadata).await {
             Ok(id) => id,
             Err(e) => {
                 self.abort_task(uuid, String::new()).await;
                 return Err(e);
             }
         };
-        self.action_start(ctx, uuid, "createImage").await?;
-        self.cast_compute(ctx, &i, "snapshot_instance", &SnapshotArgs { instance: uuid.to_string(), image_id: image_id.clone() }).await?;
+        self.action_start(ctx, uuid, action).await?;
+        self.cast_compute(ctx, &i, "snapshot_instance", &SnapshotArgs { instance: uuid.to_string(), image_id: image_id.clone(), backup }).await?;
         Ok(image_id)
+    }
+
+    /// restore: only a soft-deleted server can be restored; with `reclaim_instance_interval`
+    /// 0 (the default, and all this cloud supports) a delete is immediate, so none is.
+    pub async fn server_restore(&self, ctx: &RequestContext, uuid: &str) -> Result<()> {
+        self.begin(ctx, uuid, "os_compute_api:os-admin-actions:restore", "restore", &["soft-delete"], None).await.map(|_| ())
+    }
+
+    /// os-server-external-events: each event goes to its server's host; returns each with
+    /// its code (200 delivered, 404 no such server, 422 the server is on no host).
+    pub async fn external_events(&self, ctx: &RequestContext, events: Vec<Value>) -> Result<Vec<Value>> {
+        self.enforce(ctx, "os_compute_api:os-server-external-events:create", &Self::own_target(ctx))?;
+        let mut out = Vec::new();
+        for mut e in events {
+            let uuid = e["server_uuid"].as_str().unwrap_or_default().to_string();
+            let name = e["name"].as_str().unwrap_or_default().to_string();
+            let status = e["status"].as_str().unwrap_or("completed").to_string();
+            e["status"] = json!(status);
+            let code = match idb::instance_get(&self.db, &uuid).await? {
+                Some(i) if !i.deleted => match &i.host {
+                    Some(host) => match rpc::cast(self.bus()?.as_ref(), &rpc::compute_topic(host), "external_instance_event", &(&uuid, &name, &status), &RpcContext::from_request(ctx)).await {
+                        Ok(()) => 200,
+                        Err(_) => 422,
+                    },
+                    None => 422,
+                },
+                _ => 404,
+            };
+            e["code"] = json!(code);
+            out.push(e);
+        }
+        Ok(out)
     }
 
     /// shelve: the server stops and its disk is kept as an image; with

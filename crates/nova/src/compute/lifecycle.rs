@@ -26,6 +26,9 @@ pub struct RebuildArgs {
 pub struct SnapshotArgs {
     pub instance: String,
     pub image_id: String,
+    /// createBackup: the backup type and how many backups of it to keep.
+    #[serde(default)]
+    pub backup: Option<(String, i64)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,6 +66,14 @@ impl ComputeManager {
             "unshelve_instance" => {
                 let (uuid, ctx): (String, RpcContext) = rpc::decode(m)?;
                 done(self.unshelve(&ctx, &uuid).await)
+            }
+            "get_host_uptime" => self.driver.host_uptime().await.map(Value::String).map_err(|e| e.to_string()),
+            "external_instance_event" => {
+                let ((uuid, name, status), _): ((String, String, String), RpcContext) = rpc::decode(m)?;
+                // Nothing on this host waits on network or volume events yet (the Neutron and
+                // Cinder wiring will); the event is acknowledged and logged.
+                tracing::info!(instance = %uuid, event = %name, %status, host = %self.host, "external instance event");
+                Ok(Value::Null)
             }
             "get_diagnostics" => {
                 let (i, _): (Instance, RpcContext) = rpc::decode(m)?;
@@ -148,10 +159,30 @@ impl ComputeManager {
     async fn snapshot(&self, ctx: &RpcContext, a: &SnapshotArgs) -> Result<(), String> {
         let start = now();
         let instance: Instance = self.conductor("instance_get", &a.instance, ctx).await?;
-        let outcome = self.capture(ctx, &instance, &a.image_id).await;
+        let mut outcome = self.capture(ctx, &instance, &a.image_id).await;
+        if let (Ok(()), Some((kind, rotation))) = (&outcome, &a.backup) {
+            outcome = self.rotate_backups(ctx, &a.instance, kind, *rotation).await;
+        }
         self.update(ctx, &a.instance, InstanceUpdate { task_state: TaskPatch::Clear, ..Default::default() }).await?;
-        self.event(ctx, &a.instance, "compute_snapshot_instance", start, &outcome).await;
+        let event = if a.backup.is_some() { "compute_backup_instance" } else { "compute_snapshot_instance" };
+        self.event(ctx, &a.instance, event, start, &outcome).await;
         outcome
+    }
+
+    /// Keeps the newest `rotation` backups of `kind` of the instance and deletes the rest.
+    async fn rotate_backups(&self, ctx: &RpcContext, uuid: &str, kind: &str, rotation: i64) -> Result<(), String> {
+        let images = self.images.clone().ok_or("no image service is configured for this compute host")?;
+        let token = ctx.auth_token.clone().ok_or("the request carries no token")?;
+        let query = vec![("instance_uuid".to_string(), uuid.to_string()), ("limit".to_string(), "1000".to_string())];
+        let listed = images.list(&token, &query).await.map_err(|e| e.to_string())?;
+        let mut backups: Vec<&Value> = listed["images"].as_array().into_iter().flatten().filter(|i| i["instance_uuid"] == uuid && i["image_type"] == "backup" && i["backup_type"] == kind).collect();
+        backups.sort_by(|a, b| b["created_at"].as_str().cmp(&a["created_at"].as_str()));
+        for old in backups.into_iter().skip(rotation.max(0) as usize) {
+            if let Some(id) = old["id"].as_str() {
+                images.delete(&token, id).await.map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// Shelve: stop the guest, keep its disk as an image, and (offloading) let go of it.

@@ -62,6 +62,8 @@ fn resize_key(uuid: &str) -> String {
 pub struct FakeDriver {
     cfg: FakeConfig,
     instances: Mutex<BTreeMap<String, FakeInstance>>,
+    /// When this fake host "booted" (its uptime counts from here).
+    booted: std::time::Instant,
 }
 
 impl FakeDriver {
@@ -72,7 +74,7 @@ impl FakeDriver {
             .and_then(|p| std::fs::read(p).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        Self { cfg, instances: Mutex::new(instances) }
+        Self { cfg, instances: Mutex::new(instances), booted: std::time::Instant::now() }
     }
 
     async fn settle(&self) {
@@ -304,6 +306,13 @@ impl VirtDriver for FakeDriver {
         g.console.push("booting (resize reverted)".into());
         all.insert(instance.uuid.clone(), g);
         self.persist(&all).await
+    }
+
+    async fn host_uptime(&self) -> Result<String, VirtError> {
+        let up = self.booted.elapsed().as_secs();
+        let now = chrono::Utc::now().format("%H:%M:%S");
+        let guests = self.instances.lock().await.len();
+        Ok(format!(" {now} up {} days, {:2}:{:02},  {guests} guests,  load average: 0.00, 0.00, 0.00", up / 86400, (up % 86400) / 3600, (up % 3600) / 60))
     }
 
     async fn receive_live_migration(&self, instance: &Instance, state: PowerState) -> Result<(), VirtError> {

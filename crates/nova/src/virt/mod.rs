@@ -85,6 +85,8 @@ pub trait VirtDriver: Send + Sync {
     async fn confirm_migration(&self, instance: &Instance) -> Result<(), VirtError>;
     /// On the source, when the move is reverted: bring back what was set aside.
     async fn finish_revert_migration(&self, instance: &Instance, power_on: bool) -> Result<(), VirtError>;
+    /// The host's `uptime` line (`os-hypervisors/{id}/uptime`).
+    async fn host_uptime(&self) -> Result<String, VirtError>;
     /// Live migration, on the destination: take over the running guest in `state`.
     async fn receive_live_migration(&self, instance: &Instance, state: PowerState) -> Result<(), VirtError>;
 }
