@@ -296,7 +296,7 @@ impl ComputeManager {
 
     /// nova-compute's `init_host`: reconcile each instance the database puts here with the
     /// hypervisor, finishing or rolling back whatever task a crash interrupted.
-    async fn recover(&self) {
+    async fn recover(self: &Arc<Self>) {
         let ctx = RpcContext::internal("compute-recovery");
         let instances: Vec<Instance> = match self.conductor("instances_on_host", &self.host, &ctx).await {
             Ok(l) => l,
@@ -318,18 +318,19 @@ impl ComputeManager {
                     .update(&ctx, &i.uuid, InstanceUpdate { vm_state: Some("active".into()), task_state: TaskPatch::Clear, power_state: Some(p.code()), launched_at: Some(now()), ..Default::default() })
                     .await
                     .map(|_| ()),
-                (_, None) if i.vm_state == "building" => {
-                    match self.conductor::<_, Value>("request_spec_get", &i.uuid, &ctx).await {
-                        Ok(spec) => match serde_json::from_value(spec) {
-                            Ok(spec) => {
-                                self.build_and_run(&ctx, RunArgs { instance: i.uuid.clone(), spec, attempt: 0, excluded_hosts: vec![] }).await;
-                                Ok(())
-                            }
-                            Err(e) => Err(e.to_string()),
-                        },
-                        Err(e) => Err(e),
-                    }
-                }
+                // Built again from scratch, all at once (each build is its own task, as
+                // builds are when they arrive over the bus).
+                (_, None) if i.vm_state == "building" => match self.conductor::<_, Value>("request_spec_get", &i.uuid, &ctx).await {
+                    Ok(spec) => match serde_json::from_value(spec) {
+                        Ok(spec) => {
+                            let (me, ctx, run) = (self.clone(), ctx.clone(), RunArgs { instance: i.uuid.clone(), spec, attempt: 0, excluded_hosts: vec![] });
+                            tokio::spawn(async move { me.build_and_run(&ctx, run).await });
+                            Ok(())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    },
+                    Err(e) => Err(e),
+                },
                 // Any other interrupted task: the instance is in whatever state the
                 // hypervisor says, and the task is over.
                 (_, p) => {

@@ -48,7 +48,8 @@ async fn index(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, Query(q): Qu
         .iter()
         .filter(|s| s.binary == "nova-compute")
         .map(|s| json!({"host_name": s.host, "service": "compute", "zone": zones.get(&s.host).cloned().unwrap_or_else(|| app.cfg.default_availability_zone.clone())}))
-        .filter(|h| q.get("zone").is_none_or(|z| h["zone"] == z.as_str()))
+        // A blank zone is no filter, as upstream.
+        .filter(|h| q.get("zone").filter(|z| !z.is_empty()).is_none_or(|z| h["zone"] == z.as_str()))
         .collect();
     Ok(Json(json!({"hosts": hosts})))
 }
