@@ -3,7 +3,9 @@
 //! /v3/auth/tokens, bound by bcrypt) and token validate (GET /v3/auth/tokens) at each
 //! concurrency for a fixed duration, and prints requests/s with p50/p99 latency beside
 //! bcrypt's own cost per hash. `ferrostack bench placement` measures allocation-candidate
-//! latency over many providers and concurrent claims per second.
+//! latency over many providers and concurrent claims per second. `ferrostack bench nova` runs
+//! Keystone, Glance, Placement and Nova in-process with N fake compute hosts and boots M servers
+//! through the API, timing registration and the builds to ACTIVE.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,6 +23,25 @@ pub enum BenchCommand {
     Glance(GlanceBench),
     /// Allocation-candidate latency over many providers, and concurrent claims per second.
     Placement(PlacementBench),
+    /// The compute control plane at scale: fake hosts register, then servers are booted
+    /// through the API until every one is ACTIVE.
+    Nova(NovaBench),
+}
+
+#[derive(Args)]
+pub struct NovaBench {
+    /// Fake compute hosts (each 64 vCPUs, 256 GiB, 4 TiB).
+    #[arg(long, default_value_t = 1000)]
+    hosts: usize,
+    /// Servers to boot.
+    #[arg(long, default_value_t = 10000)]
+    servers: usize,
+    /// Servers per `POST /servers` (`min_count` = `max_count`).
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Create requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
 }
 
 #[derive(Args)]
@@ -78,6 +99,7 @@ pub async fn run(cmd: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Keystone(b) => keystone(b).await,
         BenchCommand::Glance(b) => glance(b).await,
         BenchCommand::Placement(b) => placement_bench(b).await,
+        BenchCommand::Nova(b) => nova_bench(b).await,
     }
 }
 
@@ -472,6 +494,124 @@ async fn placement_bench(b: PlacementBench) -> Result<(), CliError> {
         .await;
         println!("{}", s.line("claims", c));
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+async fn nova_bench(b: NovaBench) -> Result<(), CliError> {
+    let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let dir = std::env::temp_dir().join(format!("ferrostack-bench-nova-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { context: "bench data dir".into(), source })?;
+    let (trigger, shutdown) = common::server::Shutdown::new();
+    let (ks_app, ks) = crate::cloud::ephemeral_keystone(&dir, "bench-pw", 4, shutdown.clone()).await?;
+    let validator: std::sync::Arc<dyn auth::TokenValidator> = std::sync::Arc::new(keystone::validator::LocalValidator(ks_app.clone()));
+    let cfg = common::config::Config::default();
+    let papp = placement::open(placement::PlacementConfig::from_config(&cfg, &dir)?).await.map_err(|e| other(&e))?;
+    let pl = crate::cloud::start_placement(papp, "127.0.0.1:0", validator.clone(), shutdown.clone()).await?;
+    let gapp = glance::open(glance::GlanceConfig::from_config(&cfg, &dir)?).await.map_err(|e| other(&e))?;
+    let gl = crate::cloud::start_glance(gapp, "127.0.0.1:0", validator.clone(), shutdown.clone()).await?;
+    for (name, kind, url) in [("placement", "placement", &pl.url), ("glance", "image", &gl.url)] {
+        ks_app.register_service(name, kind, name, "RegionOne", &[("public", url), ("internal", url), ("admin", url)]).await?;
+    }
+    ks_app.ensure_service_user("nova", "bench-nova-pw").await?;
+    let mut ncfg = nova::NovaConfig::from_config(&cfg, &dir)?;
+    for q in [&mut ncfg.quota.instances, &mut ncfg.quota.cores, &mut ncfg.quota.ram] {
+        *q = -1;
+    }
+    let napp = nova::open(ncfg).await.map_err(|e| other(&e))?;
+    let creds = nova::service_auth::ServiceCredentials {
+        auth_url: format!("{}/v3", ks.url),
+        username: "nova".into(),
+        password: "bench-nova-pw".into(),
+        project_name: "service".into(),
+        user_domain_name: "Default".into(),
+        project_domain_name: "Default".into(),
+        region_name: Some("RegionOne".into()),
+        interface: "public".into(),
+        endpoint_overrides: Default::default(),
+    };
+    let hosts: Vec<nova::services::ComputeHost> = (0..b.hosts)
+        .map(|n| {
+            let host = format!("fake-{n:05}");
+            let driver = nova::virt::fake::FakeDriver::new(nova::virt::fake::FakeConfig {
+                hypervisor_hostname: host.clone(),
+                vcpus: 64,
+                memory_mb: 262_144,
+                local_gb: 4096,
+                op_delay: Duration::ZERO,
+                fail_spawn: None,
+                state_file: None,
+            });
+            nova::services::ComputeHost { host, driver: std::sync::Arc::new(driver) }
+        })
+        .collect();
+    let t = Instant::now();
+    nova::services::start(napp.clone(), std::sync::Arc::new(bus::InProcessBus::new()), std::sync::Arc::new(nova::service_auth::ServiceAuth::new(creds)), hosts).await.map_err(|e| other(&e))?;
+    let registered = t.elapsed();
+    let nv = crate::cloud::start_nova(napp.clone(), "127.0.0.1:0", validator, shutdown.clone()).await?;
+    println!("Nova under test: {}  ({} fake hosts registered with Placement in {:.1} s)", nv.url, b.hosts, registered.as_secs_f64());
+
+    let http = reqwest::Client::new();
+    let body = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": "bench-pw"}}}, "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
+    let resp = http.post(format!("{}/v3/auth/tokens", ks.url)).json(&body).send().await.map_err(|e| other(&e))?;
+    let token = resp.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let img: serde_json::Value = http.post(format!("{}/v2/images", gl.url)).header("x-auth-token", &token).json(&json!({"name": "bench", "disk_format": "raw", "container_format": "bare"})).send().await.map_err(|e| other(&e))?.json().await.map_err(|e| other(&e))?;
+    let image = img["id"].as_str().unwrap_or_default().to_string();
+    http.put(format!("{}/v2/images/{image}/file", gl.url)).header("x-auth-token", &token).header("content-type", "application/octet-stream").body(vec![0u8; 4096]).send().await.map_err(|e| other(&e))?;
+    let flavor = json!({"flavor": {"name": "bench.tiny", "ram": 64, "vcpus": 1, "disk": 1, "id": "bench"}});
+    http.post(format!("{}/v2.1/flavors", nv.url)).header("x-auth-token", &token).json(&flavor).send().await.map_err(|e| other(&e))?;
+
+    let t = Instant::now();
+    let batches = b.servers.div_ceil(b.batch.max(1));
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(b.concurrency.max(1)));
+    let mut tasks = Vec::new();
+    let mut api_latencies = Vec::new();
+    for n in 0..batches {
+        let count = b.batch.min(b.servers - n * b.batch);
+        let (http, url, token, image, sem) = (http.clone(), nv.url.clone(), token.clone(), image.clone(), sem.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            let body = json!({"server": {"name": format!("b{n}"), "imageRef": image, "flavorRef": "bench", "networks": "none", "min_count": count, "max_count": count}});
+            let started = Instant::now();
+            let r = http.post(format!("{url}/v2.1/servers")).header("x-auth-token", token).header("openstack-api-version", "compute 2.37").json(&body).send().await;
+            (r.map(|r| r.status().as_u16()).unwrap_or(0), started.elapsed())
+        }));
+    }
+    let mut refused = 0;
+    for task in tasks {
+        let (status, took) = task.await.map_err(|e| other(&e))?;
+        if status != 202 {
+            refused += 1;
+        }
+        api_latencies.push(took);
+    }
+    let accepted = t.elapsed();
+    let count = |state: &'static str| {
+        let db = napp.db.clone();
+        async move { db.fetch_optional("SELECT COUNT(*) AS n FROM instances WHERE deleted = 0 AND vm_state = ?", db::params![state]).await.ok().flatten().and_then(|r| r.i64("n").ok()).unwrap_or(0) }
+    };
+    let mut last_report = Instant::now();
+    loop {
+        let (active, error) = (count("active").await, count("error").await);
+        if active + error >= b.servers as i64 {
+            let all = t.elapsed();
+            api_latencies.sort();
+            let p = |q: f64| api_latencies.get(((api_latencies.len() as f64 - 1.0) * q).round() as usize).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
+            println!("{} servers on {} hosts: all accepted in {:.1} s ({} requests of {}, p50 {:.0} ms, p99 {:.0} ms, {} refused); {active} ACTIVE, {error} ERROR after {:.1} s ({:.0} servers/s)", b.servers, b.hosts, accepted.as_secs_f64(), batches, b.batch, p(0.5), p(0.99), refused, all.as_secs_f64(), b.servers as f64 / all.as_secs_f64());
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            println!("  ... {active} ACTIVE, {error} ERROR after {:.0} s", t.elapsed().as_secs_f64());
+            last_report = Instant::now();
+        }
+        if t.elapsed() > Duration::from_secs(1800) {
+            println!("gave up after 30 minutes: {active} ACTIVE, {error} ERROR of {}", b.servers);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    trigger.trigger();
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
