@@ -82,15 +82,7 @@ pub(super) async fn lifecycle(app: &SharedApp, ctx: &auth::RequestContext, mv: &
                 None => BTreeMap::new(),
             };
             let image_id = app.server_create_image(ctx, id, &image_name, &metadata).await?;
-            if mv.0.at_least(2, 45) {
-                return Ok((StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))).into_response());
-            }
-            let mut resp = accepted();
-            let base = super::base_url(app, headers);
-            if let Ok(v) = HeaderValue::from_str(&format!("{base}/v2.1/images/{image_id}")) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            Ok(resp)
+            Ok(image_accepted(app, mv, headers, &image_id))
         }
         "createBackup" => {
             let backup_name = args.get("name").and_then(Value::as_str).ok_or_else(|| invalid("createBackup", "'name' is a required property"))?;
@@ -103,15 +95,7 @@ pub(super) async fn lifecycle(app: &SharedApp, ctx: &auth::RequestContext, mv: &
                 None => BTreeMap::new(),
             };
             let image_id = app.server_create_backup(ctx, id, &backup_name, backup_type, rotation, &metadata).await?;
-            if mv.0.at_least(2, 45) {
-                return Ok((StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))).into_response());
-            }
-            let mut resp = accepted();
-            let base = super::base_url(app, headers);
-            if let Ok(v) = HeaderValue::from_str(&format!("{base}/v2.1/images/{image_id}")) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
-            Ok(resp)
+            Ok(image_accepted(app, mv, headers, &image_id))
         }
         "restore" => app.server_restore(ctx, id).await.map(|_| accepted()),
         "shelve" => app.server_shelve(ctx, id).await.map(|_| accepted()),
@@ -139,6 +123,20 @@ pub(super) async fn lifecycle(app: &SharedApp, ctx: &auth::RequestContext, mv: &
         }
         other => Err(no_such_action(other)),
     }
+}
+
+/// createImage's and createBackup's 202: the image id in the body from 2.45, in a
+/// `Location` header before.
+fn image_accepted(app: &SharedApp, mv: &Mv, headers: &HeaderMap, image_id: &str) -> Response {
+    if mv.0.at_least(2, 45) {
+        return (StatusCode::ACCEPTED, Json(json!({"image_id": image_id}))).into_response();
+    }
+    let mut resp = StatusCode::ACCEPTED.into_response();
+    let base = super::base_url(app, headers);
+    if let Ok(v) = HeaderValue::from_str(&format!("{base}/v2.1/images/{image_id}")) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 async fn rebuild(app: &SharedApp, ctx: &auth::RequestContext, mv: &Mv, headers: &HeaderMap, id: &str, args: &Value) -> Result<Response> {

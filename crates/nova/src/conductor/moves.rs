@@ -173,24 +173,36 @@ impl Conductor {
         Ok(())
     }
 
+    /// The common start of a move: the instance's source allocations go to its migration
+    /// and the scheduler claims a destination for it (with `flavor`, and never the source
+    /// unless `source_allowed`). `None`: no host would do, and the move was abandoned.
+    async fn claim_destination(&self, ctx: &RpcContext, a: &MoveArgs, flavor: Option<&Flavor>, source_allowed: bool, step: (&str, i64)) -> Result<Option<(Migration, Instance, String, Destination)>, String> {
+        let mut m = self.migration(a.migration).await?;
+        let i = self.instance(&a.instance).await?;
+        let source = i.host.clone().ok_or("the instance is on no host")?;
+        self.placement.move_allocations(&i.uuid, &m.uuid).await.map_err(s)?;
+        let mut spec = self.spec_of(&i).await?;
+        if let Some(f) = flavor {
+            spec.flavor = f.clone();
+        }
+        spec.requested_host = a.host.clone();
+        let excluded = if source_allowed { vec![] } else { vec![source.clone()] };
+        match self.select(ctx, &i.uuid, &spec, &excluded).await {
+            Ok(dest) => Ok(Some((m, i, source, dest))),
+            Err(why) => {
+                self.abandon_move(ctx, &mut m, &i.uuid, false, step, &why).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Resize and cold migration, up to VERIFY_RESIZE.
     async fn migrate_server(&self, ctx: &RpcContext, a: &MoveArgs) -> Result<(), String> {
         let start = now();
         let event = "conductor_migrate_server";
-        let mut m = self.migration(a.migration).await?;
-        let i = self.instance(&a.instance).await?;
-        let source = i.host.clone().ok_or("the instance is on no host")?;
-        let resize = a.flavor.is_some();
+        let same_host_ok = a.flavor.is_some() && self.app.cfg.allow_resize_to_same_host;
+        let Some((mut m, i, source, dest)) = self.claim_destination(ctx, a, a.flavor.as_ref(), same_host_ok, (event, start)).await? else { return Ok(()) };
         let new_flavor = a.flavor.clone().unwrap_or_else(|| i.flavor.clone());
-        self.placement.move_allocations(&i.uuid, &m.uuid).await.map_err(s)?;
-        let mut spec = self.spec_of(&i).await?;
-        spec.flavor = new_flavor.clone();
-        spec.requested_host = a.host.clone();
-        let excluded = if resize && self.app.cfg.allow_resize_to_same_host { vec![] } else { vec![source.clone()] };
-        let dest = match self.select(ctx, &i.uuid, &spec, &excluded).await {
-            Ok(d) => d,
-            Err(why) => return self.abandon_move(ctx, &mut m, &i.uuid, false, (event, start), &why).await,
-        };
         m.dest_compute = Some(dest.host.clone());
         m.dest_node = Some(dest.node.clone());
         self.migration_status(&mut m, "migrating").await?;
@@ -320,16 +332,7 @@ impl Conductor {
     async fn live_migrate(&self, ctx: &RpcContext, a: &MoveArgs) -> Result<(), String> {
         let start = now();
         let event = "conductor_live_migrate_instance";
-        let mut m = self.migration(a.migration).await?;
-        let i = self.instance(&a.instance).await?;
-        let source = i.host.clone().ok_or("the instance is on no host")?;
-        self.placement.move_allocations(&i.uuid, &m.uuid).await.map_err(s)?;
-        let mut spec = self.spec_of(&i).await?;
-        spec.requested_host = a.host.clone();
-        let dest = match self.select(ctx, &i.uuid, &spec, std::slice::from_ref(&source)).await {
-            Ok(d) => d,
-            Err(why) => return self.abandon_move(ctx, &mut m, &i.uuid, false, (event, start), &why).await,
-        };
+        let Some((mut m, i, source, dest)) = self.claim_destination(ctx, a, None, false, (event, start)).await? else { return Ok(()) };
         m.dest_compute = Some(dest.host.clone());
         m.dest_node = Some(dest.node.clone());
         self.migration_status(&mut m, "running").await?;
@@ -359,22 +362,7 @@ impl Conductor {
     async fn evacuate(&self, ctx: &RpcContext, a: &MoveArgs, stopped: bool) -> Result<(), String> {
         let start = now();
         let event = "conductor_rebuild_server";
-        let mut m = self.migration(a.migration).await?;
-        let i = self.instance(&a.instance).await?;
-        let source = i.host.clone().ok_or("the instance is on no host")?;
-        self.placement.move_allocations(&i.uuid, &m.uuid).await.map_err(s)?;
-        let mut spec = self.spec_of(&i).await?;
-        spec.requested_host = a.host.clone();
-        let dest = match self.select(ctx, &i.uuid, &spec, std::slice::from_ref(&source)).await {
-            Ok(d) => d,
-            Err(why) => {
-                self.migration_status(&mut m, "error").await?;
-                self.placement.move_allocations(&m.uuid, &i.uuid).await.map_err(s)?;
-                self.instance_update(&i.uuid, &InstanceUpdate { task_state: TaskPatch::Clear, ..Default::default() }).await?;
-                self.event(ctx, &i.uuid, event, start, &Err(why.clone())).await;
-                return Ok(());
-            }
-        };
+        let Some((mut m, i, _source, dest)) = self.claim_destination(ctx, a, None, false, (event, start)).await? else { return Ok(()) };
         m.dest_compute = Some(dest.host.clone());
         m.dest_node = Some(dest.node.clone());
         self.migration_status(&mut m, "pre-migrating").await?;
