@@ -55,10 +55,10 @@ pub const DEFAULTS: &[RuleDefault] = &[
     rule("update_network:provider:segmentation_id", ADMIN, "Update provider:segmentation_id attribute of a network"),
     rule("delete_network", MEMBER, "Delete a network"),
     // subnets
-    rule("create_subnet", "rule:admin_or_project_member or rule:network_owner", "Create a subnet"),
+    rule("create_subnet", NET_OWNER, "Create a subnet"),
     rule("get_subnet", "rule:admin_or_project_reader or rule:shared or rule:external", "Get a subnet"),
-    rule("update_subnet", "rule:admin_or_project_member or rule:network_owner", "Update a subnet"),
-    rule("delete_subnet", "rule:admin_or_project_member or rule:network_owner", "Delete a subnet"),
+    rule("update_subnet", NET_OWNER, "Update a subnet"),
+    rule("delete_subnet", NET_OWNER, "Delete a subnet"),
     // ports
     rule("create_port", MEMBER, "Create a port"),
     rule("create_port:device_owner", "rule:admin_only or rule:network_owner or 'False':%(network_device)s", "Specify device_owner attribute when creating a port"),
