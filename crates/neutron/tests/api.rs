@@ -28,6 +28,8 @@ mod security_groups;
 mod subnets;
 #[path = "api/listing.rs"]
 mod listing;
+#[path = "api/concurrency.rs"]
+mod concurrency;
 
 pub const DEFAULT_CONF: &str = "[ml2]\ntenant_network_types = vxlan\n[ml2_type_vxlan]\nvni_ranges = 1:1000\n[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:100:102\n[ml2_type_flat]\nflat_networks = *\n";
 
@@ -38,6 +40,7 @@ pub struct Cloud {
     pub admin: String,
     pub admin_project: String,
     pub app: neutron::SharedApp,
+    pub validator: Arc<dyn auth::TokenValidator>,
 }
 
 impl Drop for Cloud {
@@ -85,9 +88,13 @@ pub async fn cloud() -> Cloud {
     cloud_with(DEFAULT_CONF).await
 }
 
-/// A cloud whose neutron.conf is `conf` (plus `[database] connection` from
-/// `NEUTRON_TEST_DATABASE` when set, to run the suite on PostgreSQL or MariaDB).
 pub async fn cloud_with(conf: &str) -> Cloud {
+    cloud_on(conf, None).await
+}
+
+/// A cloud whose neutron.conf is `conf` and whose Neutron database is `connection`
+/// (default: SQLite in a temporary directory).
+pub async fn cloud_on(conf: &str, connection: Option<&str>) -> Cloud {
     let dir = std::env::temp_dir().join(format!("neutron-api-{}", common::ids::new_hex_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = common::config::Config::parse(conf, "test").unwrap();
@@ -105,18 +112,23 @@ pub async fn cloud_with(conf: &str) -> Cloud {
         })
         .await
         .unwrap();
-    if let Ok(url) = std::env::var("NEUTRON_TEST_DATABASE") {
+    if let Some(url) = connection {
         cfg.set("database", "connection", url);
     }
     let app = neutron::open(neutron::NeutronConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
     let ks = keystone::api::router(ks_app.clone());
     let validator: Arc<dyn auth::TokenValidator> = Arc::new(keystone::validator::LocalValidator(ks_app));
-    let neutron = neutron::router(app.clone(), validator).layer(axum::middleware::from_fn_with_state(RequestIdHeaders::default(), request_id_layer));
-    let mut c = Cloud { dir, ks, neutron, admin: String::new(), admin_project: String::new(), app };
+    let neutron = neutron_router(app.clone(), validator.clone());
+    let mut c = Cloud { dir, ks, neutron, admin: String::new(), admin_project: String::new(), app, validator };
     c.admin = c.token("admin", "pw", "admin").await;
     let r = send(&c.ks, Method::GET, "/v3/projects?name=admin", Some(&c.admin), None).await;
     c.admin_project = r.body["projects"][0]["id"].as_str().unwrap().to_string();
     c
+}
+
+/// A Neutron router as `serve` runs it (with request ids).
+pub fn neutron_router(app: neutron::SharedApp, validator: Arc<dyn auth::TokenValidator>) -> Router {
+    neutron::router(app, validator).layer(axum::middleware::from_fn_with_state(RequestIdHeaders::default(), request_id_layer))
 }
 
 impl Cloud {
