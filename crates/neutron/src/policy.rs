@@ -56,7 +56,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     rule("delete_network", MEMBER, "Delete a network"),
     // subnets
     rule("create_subnet", NET_OWNER, "Create a subnet"),
-    rule("get_subnet", "rule:admin_or_project_reader or rule:shared or rule:external", "Get a subnet"),
+    rule("get_subnet", "rule:admin_or_project_reader or rule:shared", "Get a subnet"),
     rule("update_subnet", NET_OWNER, "Update a subnet"),
     rule("delete_subnet", NET_OWNER, "Delete a subnet"),
     // ports

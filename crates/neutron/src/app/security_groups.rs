@@ -226,10 +226,11 @@ impl App {
                         }
                     }
                 }
-                if let (Some(a), Some(b)) = (min, max) {
-                    if a > b {
-                        return Err(NeutronError::SecurityGroupInvalidPortRange);
-                    }
+                // Upstream wants both ends (or neither) with min <= max.
+                match (min, max) {
+                    (Some(a), Some(b)) if a > b => return Err(NeutronError::SecurityGroupInvalidPortRange),
+                    (None, Some(_)) | (Some(_), None) => return Err(NeutronError::SecurityGroupInvalidPortRange),
+                    _ => {}
                 }
             }
             Some(1) | Some(58) => {

@@ -112,6 +112,13 @@ async fn visibility_and_admin_only_attributes() {
     assert_eq!(names, vec!["shared", "ext"]);
     let r = c.call_as(&bob, Method::GET, &format!("/v2.0/networks/{}", id(&own)), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // An external network's subnets stay its owner's (only shared networks share subnets).
+    let ext_subnet = c.create("/v2.0/subnets", "subnet", json!({"network_id": id(&ext), "ip_version": 4, "cidr": "203.0.113.0/24"})).await;
+    let shared_subnet = c.create("/v2.0/subnets", "subnet", json!({"network_id": id(&shared), "ip_version": 4, "cidr": "10.0.0.0/24"})).await;
+    let r = c.call_as(&bob, Method::GET, "/v2.0/subnets", None).await;
+    assert_eq!(r.body["subnets"].as_array().unwrap().iter().map(id).collect::<Vec<_>>(), vec![id(&shared_subnet)]);
+    let r = c.call_as(&bob, Method::GET, &format!("/v2.0/networks/{}", id(&ext)), None).await;
+    assert_eq!(r.body["network"]["subnets"], json!([id(&ext_subnet)]));
     let r = c.call_as(&bob, Method::GET, &format!("/v2.0/networks/{}", id(&private)), None).await;
     assert_eq!(r.kind(), "NetworkNotFound");
     // Visible but not Bob's: he may not change or delete it.

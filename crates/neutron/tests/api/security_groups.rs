@@ -76,6 +76,7 @@ async fn rules_are_validated_and_deduplicated() {
         (json!({"direction": "sideways"}), "InvalidInput"),
         (json!({"direction": "ingress", "protocol": "tcp", "port_range_min": 80, "port_range_max": 79}), "SecurityGroupInvalidPortRange"),
         (json!({"direction": "ingress", "protocol": "tcp", "port_range_min": 0, "port_range_max": 79}), "SecurityGroupInvalidPortValue"),
+        (json!({"direction": "ingress", "protocol": "tcp", "port_range_max": 6}), "SecurityGroupInvalidPortRange"),
         (json!({"direction": "ingress", "protocol": "tcp", "port_range_min": 1, "port_range_max": 70000}), "SecurityGroupInvalidPortValue"),
         (json!({"direction": "ingress", "protocol": "icmp", "port_range_min": 300}), "SecurityGroupInvalidIcmpValue"),
         (json!({"direction": "ingress", "protocol": "icmp", "port_range_max": 3}), "SecurityGroupMissingIcmpType"),
