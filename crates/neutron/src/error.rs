@@ -57,6 +57,22 @@ pub enum NeutronError {
     PortSecurityAndIpRequiredForSecurityGroups,
     #[error("Invalid format for routes: {routes}, {reason}")]
     InvalidRoutes { routes: String, reason: String },
+    #[error("Empty subnet pool prefix list.")]
+    EmptySubnetPoolPrefixList,
+    #[error("Cannot mix IPv4 and IPv6 prefixes in a subnet pool.")]
+    PrefixVersionMismatch,
+    #[error("Illegal prefix bounds: {prefix_type}={prefixlen}, {base_prefix_type}={base_prefixlen}.")]
+    IllegalSubnetPoolPrefixBounds { prefix_type: &'static str, prefixlen: i64, base_prefix_type: &'static str, base_prefixlen: i64 },
+    #[error("Unable to allocate subnet with prefix length {prefixlen}, minimum allowed prefix is {min_prefixlen}.")]
+    MinPrefixSubnetAllocationError { prefixlen: i64, min_prefixlen: i64 },
+    #[error("Unable to allocate subnet with prefix length {prefixlen}, maximum allowed prefix is {max_prefixlen}.")]
+    MaxPrefixSubnetAllocationError { prefixlen: i64, max_prefixlen: i64 },
+    #[error("Failed to allocate subnet: {0}.")]
+    SubnetAllocationError(String),
+    #[error("Unable to delete subnet pool: {0}.")]
+    SubnetPoolDeleteError(String),
+    #[error("Illegal update to prefixes: {0}.")]
+    IllegalSubnetPoolPrefixUpdate(String),
     // 401 / 403
     #[error("Authentication required")]
     Unauthorized,
@@ -77,6 +93,8 @@ pub enum NeutronError {
     SecurityGroupNotFound(String),
     #[error("Security group rule {0} does not exist")]
     SecurityGroupRuleNotFound(String),
+    #[error("Subnet pool {0} could not be found.")]
+    SubnetPoolNotFound(String),
     #[error("Router {router_id} does not have an interface with id {port_id}")]
     RouterInterfaceNotFound { router_id: String, port_id: String },
     #[error("Router {router_id} has no interface on subnet {subnet_id}")]
@@ -152,6 +170,9 @@ pub enum NeutronError {
     // 503
     #[error("Unable to create the network. No project network is available for allocation.")]
     NoNetworkAvailable,
+    /// A compare-and-set lost to a concurrent writer; the operation is run again.
+    #[error("The resource {0} was changed by another request; try again.")]
+    ConcurrentUpdate(String),
     #[error("internal error: {0}")]
     Internal(String),
     #[error("database error")]
@@ -182,7 +203,15 @@ impl NeutronError {
             | E::SecurityGroupRuleInvalidEtherType(_)
             | E::ExternalIpAddressExhausted(_)
             | E::PortSecurityAndIpRequiredForSecurityGroups
-            | E::InvalidRoutes { .. } => StatusCode::BAD_REQUEST,
+            | E::InvalidRoutes { .. }
+            | E::EmptySubnetPoolPrefixList
+            | E::PrefixVersionMismatch
+            | E::IllegalSubnetPoolPrefixBounds { .. }
+            | E::SubnetAllocationError(_)
+            | E::MinPrefixSubnetAllocationError { .. }
+            | E::MaxPrefixSubnetAllocationError { .. }
+            | E::SubnetPoolDeleteError(_)
+            | E::IllegalSubnetPoolPrefixUpdate(_) => StatusCode::BAD_REQUEST,
             E::Unauthorized => StatusCode::UNAUTHORIZED,
             E::PolicyNotAuthorized { .. } => StatusCode::FORBIDDEN,
             E::NetworkNotFound(_)
@@ -192,6 +221,7 @@ impl NeutronError {
             | E::FloatingIpNotFound(_)
             | E::SecurityGroupNotFound(_)
             | E::SecurityGroupRuleNotFound(_)
+            | E::SubnetPoolNotFound(_)
             | E::RouterInterfaceNotFound { .. }
             | E::RouterInterfaceNotFoundForSubnet { .. }
             | E::ExternalGatewayForFloatingIpNotFound { .. }
@@ -234,6 +264,15 @@ impl NeutronError {
             E::AddressPairAndPortSecurityRequired => "AddressPairAndPortSecurityRequired",
             E::PortSecurityAndIpRequiredForSecurityGroups => "PortSecurityAndIPRequiredForSecurityGroups",
             E::InvalidRoutes { .. } => "InvalidRoutes",
+            E::EmptySubnetPoolPrefixList => "EmptySubnetPoolPrefixList",
+            E::PrefixVersionMismatch => "PrefixVersionMismatch",
+            E::IllegalSubnetPoolPrefixBounds { .. } => "IllegalSubnetPoolPrefixBounds",
+            E::SubnetAllocationError(_) => "SubnetAllocationError",
+            E::MinPrefixSubnetAllocationError { .. } => "MinPrefixSubnetAllocationError",
+            E::MaxPrefixSubnetAllocationError { .. } => "MaxPrefixSubnetAllocationError",
+            E::SubnetPoolDeleteError(_) => "SubnetPoolDeleteError",
+            E::IllegalSubnetPoolPrefixUpdate(_) => "IllegalSubnetPoolPrefixUpdate",
+            E::ConcurrentUpdate(_) => "Conflict",
             E::Unauthorized => "HTTPUnauthorized",
             E::PolicyNotAuthorized { .. } => "PolicyNotAuthorized",
             E::NetworkNotFound(_) => "NetworkNotFound",
@@ -243,6 +282,7 @@ impl NeutronError {
             E::FloatingIpNotFound(_) => "FloatingIPNotFound",
             E::SecurityGroupNotFound(_) => "SecurityGroupNotFound",
             E::SecurityGroupRuleNotFound(_) => "SecurityGroupRuleNotFound",
+            E::SubnetPoolNotFound(_) => "SubnetPoolNotFound",
             E::RouterInterfaceNotFound { .. } => "RouterInterfaceNotFound",
             E::RouterInterfaceNotFoundForSubnet { .. } => "RouterInterfaceNotFoundForSubnet",
             E::ExternalGatewayForFloatingIpNotFound { .. } => "ExternalGatewayForFloatingIPNotFound",
@@ -292,7 +332,7 @@ impl NeutronError {
     /// someone else took first) or the engine chose us as a deadlock victim.
     pub fn is_retryable(&self) -> bool {
         match self {
-            NeutronError::Db(db::DbError::Duplicate(_)) => true,
+            NeutronError::Db(db::DbError::Duplicate(_)) | NeutronError::ConcurrentUpdate(_) => true,
             NeutronError::Db(db::DbError::Sql(e)) => {
                 let m = e.to_string().to_ascii_lowercase();
                 m.contains("deadlock") || m.contains("could not serialize") || m.contains("lock wait timeout") || m.contains("database is locked")

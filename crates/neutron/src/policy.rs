@@ -115,6 +115,15 @@ pub const DEFAULTS: &[RuleDefault] = &[
     rule("create_security_group_rule", MEMBER, "Create a security group rule"),
     rule("get_security_group_rule", "rule:admin_or_project_reader or rule:sg_owner", "Get a security group rule"),
     rule("delete_security_group_rule", "rule:admin_or_project_member or rule:sg_owner", "Delete a security group rule"),
+    // subnet pools
+    base("shared_subnetpools", "'True':%(shared)s"),
+    rule("create_subnetpool", MEMBER, "Create a subnetpool"),
+    rule("create_subnetpool:shared", ADMIN, "Create a shared subnetpool"),
+    rule("create_subnetpool:is_default", ADMIN, "Specify is_default attribute when creating a subnetpool"),
+    rule("get_subnetpool", "rule:admin_or_project_reader or rule:shared_subnetpools", "Get a subnetpool"),
+    rule("update_subnetpool", MEMBER, "Update a subnetpool"),
+    rule("update_subnetpool:is_default", ADMIN, "Update is_default attribute of a subnetpool"),
+    rule("delete_subnetpool", MEMBER, "Delete a subnetpool"),
     // quotas
     rule("get_quota", READER, "Get a resource quota"),
     rule("update_quota", ADMIN, "Update a resource quota"),

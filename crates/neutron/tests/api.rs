@@ -202,11 +202,11 @@ async fn versions_extensions_and_auth() {
     assert!(names.contains(&"networks") && names.contains(&"security_groups"));
     let r = c.call(Method::GET, "/v2.0/extensions", None).await;
     let aliases: Vec<&str> = r.body["extensions"].as_array().unwrap().iter().map(|x| x["alias"].as_str().unwrap()).collect();
-    for a in ["provider", "external-net", "router", "security-group", "quotas", "binding", "port-security", "standard-attr-tag"] {
+    for a in ["provider", "external-net", "router", "security-group", "quotas", "binding", "port-security", "standard-attr-tag", "subnet_allocation"] {
         assert!(aliases.contains(&a), "{a} missing");
     }
     // Nothing that is not implemented is advertised.
-    for a in ["dvr", "l3-ha", "subnet_allocation", "multi-provider", "dns-integration", "trunk", "qos"] {
+    for a in ["dvr", "l3-ha", "address-scope", "multi-provider", "dns-integration", "trunk", "qos"] {
         assert!(!aliases.contains(&a), "{a} advertised");
     }
     let r = c.call(Method::GET, "/v2.0/extensions/router", None).await;

@@ -49,6 +49,7 @@ const COLLECTIONS: &[(Kind, &str)] = &[
     (Kind::FloatingIp, "floatingips"),
     (Kind::SecurityGroup, "security-groups"),
     (Kind::SecurityGroupRule, "security-group-rules"),
+    (Kind::SubnetPool, "subnetpools"),
 ];
 
 /// The whole Neutron router; `validator` checks tokens (in-process Keystone or over HTTP).
@@ -148,6 +149,7 @@ async fn create_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, input: In
         Kind::FloatingIp => app.floating_ip_create(ctx, input).await,
         Kind::SecurityGroup => app.security_group_create(ctx, input).await,
         Kind::SecurityGroupRule => app.security_group_rule_create(ctx, input).await,
+        Kind::SubnetPool => app.subnet_pool_create(ctx, input).await,
     }
 }
 
@@ -160,6 +162,7 @@ async fn update_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, id: &str,
         Kind::FloatingIp => app.floating_ip_update(ctx, id, input, rev).await,
         Kind::SecurityGroup => app.security_group_update(ctx, id, input, rev).await,
         Kind::SecurityGroupRule => Err(NeutronError::MethodNotAllowed),
+        Kind::SubnetPool => app.subnet_pool_update(ctx, id, input, rev).await,
     }
 }
 
@@ -172,6 +175,7 @@ async fn delete_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, id: &str)
         Kind::FloatingIp => app.floating_ip_delete(ctx, id).await,
         Kind::SecurityGroup => app.security_group_delete(ctx, id).await,
         Kind::SecurityGroupRule => app.security_group_rule_delete(ctx, id).await,
+        Kind::SubnetPool => app.subnet_pool_delete(ctx, id).await,
     }
 }
 

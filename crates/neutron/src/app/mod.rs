@@ -43,6 +43,7 @@ pub mod ports;
 pub mod quotas;
 pub mod routers;
 pub mod security_groups;
+pub mod subnet_pools;
 pub mod subnets;
 pub mod tags;
 pub mod views;
@@ -141,6 +142,7 @@ pub fn not_found(kind: Kind, id: &str) -> NeutronError {
         Kind::FloatingIp => NeutronError::FloatingIpNotFound(id),
         Kind::SecurityGroup => NeutronError::SecurityGroupNotFound(id),
         Kind::SecurityGroupRule => NeutronError::SecurityGroupRuleNotFound(id),
+        Kind::SubnetPool => NeutronError::SubnetPoolNotFound(id),
     }
 }
 

@@ -121,6 +121,32 @@ fn host_routes(list: &[Value], version: i64) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// The gateway (default: the first address; `null` for none) and allocation pools (default:
+/// the whole range minus network, broadcast and gateway) of a subnet on `cidr`.
+fn subnet_layout(input: &Input, cidr: &Cidr, ip_version: i64, pools_in: Option<&[Value]>) -> Result<(Option<Ip>, Vec<Range>)> {
+    let gateway = match input.get("gateway_ip") {
+        None => Some(cidr.first().offset(1)).filter(|_| cidr.first() != cidr.last()),
+        Some(Value::Null) => None,
+        Some(v) => Some(parse_ip("gateway_ip", v, ip_version)?),
+    };
+    let pools = match pools_in {
+        Some(list) if !list.is_empty() => {
+            let pools = parse_pools(list, cidr)?;
+            if let Some(g) = gateway {
+                check_gateway(g, cidr, &pools)?;
+            }
+            pools
+        }
+        _ => {
+            if let Some(g) = gateway {
+                check_gateway(g, cidr, &[])?;
+            }
+            default_pools(cidr, gateway)
+        }
+    };
+    Ok((gateway, pools))
+}
+
 impl App {
     pub async fn subnet_create(&self, ctx: &RequestContext, input: Input) -> Result<Value> {
         input.check_known(CREATE, &[])?;
@@ -129,8 +155,8 @@ impl App {
         let (network, _) = self.visible(ctx, Kind::Network, &network_id).await?;
         let target = json!({"project_id": project_id, "network:project_id": str_of(&network, "project_id"), "shared": network["shared"], "router:external": network["router:external"]});
         self.enforce(ctx, "create_subnet", &target)?;
-        if input.opt_str("subnetpool_id")?.is_some() || input.opt_bool("use_default_subnetpool")? == Some(true) {
-            return Err(NeutronError::bad("subnet", "subnet pools are not supported by this cloud"));
+        if input.opt_bool("use_default_subnetpool")? == Some(true) {
+            return Err(NeutronError::bad("subnet", "default subnet pools are not supported by this cloud"));
         }
         if input.opt_str("segment_id")?.is_some() {
             return Err(NeutronError::bad("subnet", "segment_id is not supported by this cloud (no routed networks)"));
@@ -139,18 +165,32 @@ impl App {
         if ip_version != 4 && ip_version != 6 {
             return Err(invalid("ip_version", format!("{ip_version} is not in [4, 6]")));
         }
-        let cidr_s = input.opt_str("cidr")?.ok_or_else(|| NeutronError::bad("subnet", "a subnetpool must be specified in the absence of a cidr"))?;
-        let cidr = match Cidr::parse(&cidr_s) {
-            Ok(c) => c,
-            Err(CidrError::Invalid) => return Err(invalid("cidr", format!("'{cidr_s}' is not a valid IP subnet"))),
-            Err(CidrError::NotCanonical(c)) => return Err(invalid("cidr", format!("'{cidr_s}' isn't a recognized IP subnet cidr, '{c}' is recommended"))),
+        let pool_id = input.opt_str("subnetpool_id")?;
+        if let Some(p) = &pool_id {
+            let (pool, _) = self.visible(ctx, Kind::SubnetPool, p).await?;
+            if pool["ip_version"] != json!(ip_version) {
+                return Err(NeutronError::bad("subnet", format!("Cannot allocate IPv{ip_version} subnet from IPv{} subnet pool", pool["ip_version"])));
+            }
+        }
+        let requested_cidr = match input.opt_str("cidr")? {
+            Some(cidr_s) => {
+                let cidr = match Cidr::parse(&cidr_s) {
+                    Ok(c) => c,
+                    Err(CidrError::Invalid) => return Err(invalid("cidr", format!("'{cidr_s}' is not a valid IP subnet"))),
+                    Err(CidrError::NotCanonical(c)) => return Err(invalid("cidr", format!("'{cidr_s}' isn't a recognized IP subnet cidr, '{c}' is recommended"))),
+                };
+                if cidr.version() != ip_version {
+                    return Err(NeutronError::InvalidInput(format!("cidr '{cidr_s}' does not match the ip_version '{ip_version}'")));
+                }
+                if ip_version == 4 && cidr.prefix == 0 {
+                    return Err(NeutronError::bad("subnet", "0.0.0.0/0 is not a valid subnet for a network"));
+                }
+                Some(cidr)
+            }
+            None if pool_id.is_some() => None,
+            None => return Err(NeutronError::bad("subnet", "a subnetpool must be specified in the absence of a cidr")),
         };
-        if cidr.version() != ip_version {
-            return Err(NeutronError::InvalidInput(format!("cidr '{cidr_s}' does not match the ip_version '{ip_version}'")));
-        }
-        if ip_version == 4 && cidr.prefix == 0 {
-            return Err(NeutronError::bad("subnet", "0.0.0.0/0 is not a valid subnet for a network"));
-        }
+        let prefixlen = input.opt_int("prefixlen")?;
         let ra_mode = input.opt_str("ipv6_ra_mode")?;
         let address_mode = input.opt_str("ipv6_address_mode")?;
         for (attr, m) in [("ipv6_ra_mode", &ra_mode), ("ipv6_address_mode", &address_mode)] {
@@ -168,26 +208,10 @@ impl App {
                 return Err(NeutronError::bad("subnet", format!("ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{a}' is not valid. If both attributes are set, they must be the same value")));
             }
         }
-        let gateway = match input.get("gateway_ip") {
-            None => Some(cidr.first().offset(1)).filter(|_| cidr.first() != cidr.last()),
-            Some(Value::Null) => None,
-            Some(v) => Some(parse_ip("gateway_ip", v, ip_version)?),
-        };
-        let pools = match input.opt_list("allocation_pools")? {
-            Some(list) if !list.is_empty() => {
-                let pools = parse_pools(&list, &cidr)?;
-                if let Some(g) = gateway {
-                    check_gateway(g, &cidr, &pools)?;
-                }
-                pools
-            }
-            _ => {
-                if let Some(g) = gateway {
-                    check_gateway(g, &cidr, &[])?;
-                }
-                default_pools(&cidr, gateway)
-            }
-        };
+        let pools_in = input.opt_list("allocation_pools")?;
+        if let Some(c) = &requested_cidr {
+            subnet_layout(&input, c, ip_version, pools_in.as_deref())?;
+        }
         let dns = dns_nameservers(&input.opt_list("dns_nameservers")?.unwrap_or_default(), ip_version)?;
         let routes = host_routes(&input.opt_list("host_routes")?.unwrap_or_default(), ip_version)?;
         let enable_dhcp = input.opt_bool("enable_dhcp")?.unwrap_or(true);
@@ -197,6 +221,12 @@ impl App {
         let id = common::ids::new_uuid();
         let record = retrying!(self, tx, {
             record_get_tx(&mut tx, Kind::Network, &network_id).await?.ok_or_else(|| NeutronError::NetworkNotFound(network_id.clone()))?;
+            let cidr = match (&pool_id, requested_cidr) {
+                (Some(p), c) => Self::subnet_pool_allocate(&mut tx, p, c, prefixlen).await?,
+                (None, Some(c)) => c,
+                (None, None) => return Err(NeutronError::bad("subnet", "a subnetpool must be specified in the absence of a cidr")),
+            };
+            let (gateway, pools) = subnet_layout(&input, &cidr, ip_version, pools_in.as_deref())?;
             for other in record_list_by_tx(&mut tx, Kind::Subnet, "network_id", &network_id).await? {
                 if cidr_of(&other).is_some_and(|c| c.overlaps(&cidr)) {
                     return Err(NeutronError::bad("subnet", format!("Invalid input for operation: Requested subnet with cidr: {cidr} for network: {network_id} overlaps with another subnet")));
@@ -217,7 +247,7 @@ impl App {
             body.insert("host_routes".into(), json!(routes));
             body.insert("ipv6_ra_mode".into(), json!(ra_mode));
             body.insert("ipv6_address_mode".into(), json!(address_mode));
-            body.insert("subnetpool_id".into(), Value::Null);
+            body.insert("subnetpool_id".into(), json!(pool_id));
             body.insert("service_types".into(), json!(service_types));
             body.insert("segment_id".into(), Value::Null);
             standard_attributes(&mut body, description.clone(), true);

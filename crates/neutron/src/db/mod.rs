@@ -19,6 +19,7 @@ pub enum Kind {
     FloatingIp,
     SecurityGroup,
     SecurityGroupRule,
+    SubnetPool,
 }
 
 impl Kind {
@@ -31,6 +32,7 @@ impl Kind {
             Kind::FloatingIp => "floatingips",
             Kind::SecurityGroup => "securitygroups",
             Kind::SecurityGroupRule => "securitygrouprules",
+            Kind::SubnetPool => "subnetpools",
         }
     }
 
@@ -44,6 +46,7 @@ impl Kind {
             Kind::FloatingIp => "floatingip",
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRule => "security_group_rule",
+            Kind::SubnetPool => "subnetpool",
         }
     }
 
@@ -57,17 +60,18 @@ impl Kind {
             Kind::FloatingIp => "floatingips",
             Kind::SecurityGroup => "security_groups",
             Kind::SecurityGroupRule => "security_group_rules",
+            Kind::SubnetPool => "subnetpools",
         }
     }
 
     /// The key columns copied out of the body on every write (besides id and project_id).
     pub fn key_columns(self) -> &'static [&'static str] {
         match self {
-            Kind::Subnet => &["network_id"],
+            Kind::Subnet => &["network_id", "subnetpool_id"],
             Kind::Port => &["network_id", "device_id", "device_owner", "mac_address"],
             Kind::FloatingIp => &["floating_network_id", "port_id", "router_id"],
             Kind::SecurityGroupRule => &["security_group_id", "remote_group_id"],
-            Kind::Network | Kind::Router | Kind::SecurityGroup => &[],
+            Kind::Network | Kind::Router | Kind::SecurityGroup | Kind::SubnetPool => &[],
         }
     }
 }

@@ -76,6 +76,15 @@ pub async fn record_update(tx: &mut Tx, kind: Kind, body: &Value) -> Result<bool
     Ok(tx.exec(&format!("UPDATE {} SET {} WHERE id = ?", kind.table(), sets.join(", ")), values).await? > 0)
 }
 
+/// Rewrites a record only if it still reads `expected` (what the caller read in this
+/// transaction); false when a concurrent writer changed it first.
+pub async fn record_update_if(tx: &mut Tx, kind: Kind, body: &Value, expected: &Value) -> Result<bool, DbError> {
+    let n = tx
+        .exec(&format!("UPDATE {} SET body = ? WHERE id = ? AND body = ?", kind.table()), vec![body.to_string().into(), column_value(body, "id").into(), expected.to_string().into()])
+        .await?;
+    Ok(n > 0)
+}
+
 pub async fn record_delete(tx: &mut Tx, kind: Kind, id: &str) -> Result<bool, DbError> {
     Ok(tx.exec(&format!("DELETE FROM {} WHERE id = ?", kind.table()), params![id]).await? > 0)
 }

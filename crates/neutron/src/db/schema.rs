@@ -38,4 +38,12 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE INDEX port_security_groups_group_idx ON port_security_groups (security_group_id)",
         "CREATE TABLE quotas (project_id VARCHAR(255) NOT NULL, resource VARCHAR(255) NOT NULL, hard_limit BIGINT NOT NULL, PRIMARY KEY (project_id, resource))",
     ],
+}, Migration {
+    version: 2,
+    name: "subnet pools",
+    up: &[
+        "CREATE TABLE subnetpools (id VARCHAR(36) NOT NULL PRIMARY KEY, project_id VARCHAR(255) NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        "ALTER TABLE subnets ADD subnetpool_id VARCHAR(36) NOT NULL DEFAULT ''",
+        "CREATE INDEX subnets_subnetpool_idx ON subnets (subnetpool_id)",
+    ],
 }];

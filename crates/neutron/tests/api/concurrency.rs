@@ -55,6 +55,25 @@ async fn ipam_on_server(url: &str) {
     for (s, b) in results.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
         assert_eq!((*s, b["NeutronError"]["type"].as_str()), (StatusCode::CONFLICT, Some("IpAddressGenerationFailure")), "{b}");
     }
+    // Subnets from one pool through both servers never overlap (the pool's compare-and-set).
+    let pool = c.create("/v2.0/subnetpools", "subnetpool", json!({"prefixes": ["10.200.0.0/16"], "default_prefixlen": 26})).await;
+    let mut nets = Vec::new();
+    for _ in 0..16 {
+        nets.push(id(&c.create("/v2.0/networks", "network", json!({})).await));
+    }
+    let cidrs: Vec<String> = futures::stream::iter(nets.into_iter().enumerate())
+        .map(|(i, n)| {
+            let (router, token, pool) = (routers[i % 2].clone(), c.admin.clone(), id(&pool));
+            async move {
+                let r = send(&router, Method::POST, "/v2.0/subnets", Some(&token), Some(json!({"subnet": {"network_id": n, "ip_version": 4, "subnetpool_id": pool}}))).await;
+                assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+                r.body["subnet"]["cidr"].as_str().unwrap().to_string()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(cidrs.iter().collect::<HashSet<_>>().len(), 16, "overlapping pool allocations: {cidrs:?}");
     // The rest of the API on the same engine: the seed topology and its teardown.
     let public = c.create("/v2.0/networks", "network", json!({"router:external": true, "provider:network_type": "flat", "provider:physical_network": "provider"})).await;
     c.create("/v2.0/subnets", "subnet", json!({"network_id": id(&public), "ip_version": 4, "cidr": "203.0.113.0/24"})).await;

@@ -74,3 +74,73 @@ async fn shared_network_subnets_are_visible_but_only_the_owner_adds_them() {
     let p = c.create_as(&alice, "/v2.0/ports", "port", json!({"network_id": id(&shared)})).await;
     assert_eq!(p["fixed_ips"][0]["subnet_id"], id(&s));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn subnet_pools_allocate_without_overlap() {
+    let c = cloud().await;
+    let (alice, _) = c.user_with_role("alice", "member").await;
+    let pool = c.create_as(&alice, "/v2.0/subnetpools", "subnetpool", json!({"name": "p", "prefixes": ["10.100.0.0/16"], "default_prefixlen": 24})).await;
+    assert_eq!(pool["ip_version"], 4);
+    assert_eq!(pool["min_prefixlen"], 8);
+    assert_eq!(pool["max_prefixlen"], 32);
+    assert_eq!(pool["prefixes"], json!(["10.100.0.0/16"]));
+    let pid = id(&pool);
+    let r = c.call_as(&alice, Method::PUT, &format!("/v2.0/subnetpools/{pid}"), Some(json!({"subnetpool": {"name": "renamed", "min_prefixlen": 20}}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["subnetpool"]["name"], "renamed");
+    let net = c.create_as(&alice, "/v2.0/networks", "network", json!({})).await;
+    let nid = id(&net);
+    let first = c.create_as(&alice, "/v2.0/subnets", "subnet", json!({"network_id": nid, "ip_version": 4, "subnetpool_id": pid})).await;
+    assert_eq!(first["cidr"], "10.100.0.0/24");
+    assert_eq!(first["subnetpool_id"], pid);
+    assert_eq!(first["gateway_ip"], "10.100.0.1");
+    let specific = c.create_as(&alice, "/v2.0/subnets", "subnet", json!({"network_id": nid, "ip_version": 4, "subnetpool_id": pid, "cidr": "10.100.1.0/24"})).await;
+    assert_eq!(specific["cidr"], "10.100.1.0/24");
+    let small = c.create_as(&alice, "/v2.0/subnets", "subnet", json!({"network_id": nid, "ip_version": 4, "subnetpool_id": pid, "prefixlen": 28})).await;
+    assert_eq!(small["cidr"], "10.100.2.0/28");
+    for (body, kind) in [
+        (json!({"cidr": "10.100.1.0/24"}), "SubnetAllocationError"),
+        (json!({"cidr": "192.168.0.0/24"}), "SubnetAllocationError"),
+        (json!({"prefixlen": 16}), "MinPrefixSubnetAllocationError"),
+        (json!({"ip_version": 6}), "BadRequest"),
+    ] {
+        let mut b = json!({"network_id": nid, "ip_version": 4, "subnetpool_id": pid});
+        for (k, v) in body.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let r = c.call_as(&alice, Method::POST, "/v2.0/subnets", Some(json!({"subnet": b}))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+        assert_eq!(r.kind(), kind, "{body}");
+    }
+    // Concurrent allocations from one pool on several networks never overlap.
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (router, token, pid) = (c.neutron.clone(), alice.clone(), pid.clone());
+        let n = c.create_as(&alice, "/v2.0/networks", "network", json!({})).await;
+        tasks.push(tokio::spawn(async move {
+            let r = super::send(&router, Method::POST, "/v2.0/subnets", Some(&token), Some(json!({"subnet": {"network_id": id(&n), "ip_version": 4, "subnetpool_id": pid}}))).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+            r.body["subnet"]["cidr"].as_str().unwrap().to_string()
+        }));
+    }
+    let mut cidrs = Vec::new();
+    for t in tasks {
+        cidrs.push(t.await.unwrap());
+    }
+    cidrs.sort();
+    cidrs.dedup();
+    assert_eq!(cidrs.len(), 12);
+    // A pool with subnets cannot go; the prefixes may grow but not shrink.
+    let r = c.call_as(&alice, Method::DELETE, &format!("/v2.0/subnetpools/{pid}"), None).await;
+    assert_eq!(r.kind(), "SubnetPoolDeleteError");
+    let r = c.call_as(&alice, Method::PUT, &format!("/v2.0/subnetpools/{pid}"), Some(json!({"subnetpool": {"prefixes": ["10.100.0.0/17"]}}))).await;
+    assert_eq!(r.kind(), "IllegalSubnetPoolPrefixUpdate");
+    let r = c.call_as(&alice, Method::POST, "/v2.0/subnetpools", Some(json!({"subnetpool": {"name": "s", "prefixes": ["10.0.0.0/8"], "shared": true}}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = c.call_as(&alice, Method::POST, "/v2.0/subnetpools", Some(json!({"subnetpool": {"prefixes": ["10.0.0.0/8", "2001:db8::/32"]}}))).await;
+    assert_eq!(r.kind(), "PrefixVersionMismatch");
+    let r = c.call_as(&alice, Method::POST, "/v2.0/subnetpools", Some(json!({"subnetpool": {"prefixes": []}}))).await;
+    assert_eq!(r.kind(), "EmptySubnetPoolPrefixList");
+    let (bob, _) = c.user_with_role("bob", "member").await;
+    assert_eq!(c.call_as(&bob, Method::GET, &format!("/v2.0/subnetpools/{pid}"), None).await.kind(), "SubnetPoolNotFound");
+}
