@@ -112,9 +112,12 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 /// Returns the page and its links (`[{"rel": "next"|"previous", "href"}]`).
 pub fn apply(items: Vec<Value>, q: &ListQuery, base_href: &str) -> Result<(Vec<Value>, Vec<Value>)> {
     let (all_tags, any_tags, not_all, not_any) = (q.tag_values("tags"), q.tag_values("tags-any"), q.tag_values("not-tags"), q.tag_values("not-tags-any"));
+    // Without the filter-validation extension, upstream ignores filters on attributes the
+    // resource does not have.
+    let known: Vec<&(String, Vec<String>)> = q.filters.iter().filter(|(k, _)| items.iter().any(|i| i.get(k).is_some())).collect();
     let mut items: Vec<Value> = items
         .into_iter()
-        .filter(|i| q.filters.iter().all(|(k, v)| matches(i, k, v)))
+        .filter(|i| known.iter().all(|(k, v)| matches(i, k, v)))
         .filter(|i| {
             let t = tags_of(i);
             all_tags.iter().all(|x| t.contains(&x.as_str()))
@@ -222,6 +225,8 @@ mod tests {
         assert_eq!(r.len(), 3);
         let (r, _) = apply(items.clone(), &q(&[("admin_state_up", "False")]), "h").unwrap();
         assert_eq!(r[0]["id"], "b");
+        let (r, _) = apply(items.clone(), &q(&[("no_such_attribute", "x")]), "h").unwrap();
+        assert_eq!(r.len(), 3);
         let (r, _) = apply(items.clone(), &q(&[("fixed_ips", "ip_address=10.0.0.3")]), "h").unwrap();
         assert_eq!(r[0]["id"], "a");
         let (r, _) = apply(items.clone(), &q(&[("tags", "red,blue")]), "h").unwrap();

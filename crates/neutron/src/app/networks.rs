@@ -317,6 +317,18 @@ impl App {
         let (_, target) = self.visible(ctx, Kind::Network, id).await?;
         self.enforce(ctx, "delete_network", &target)?;
         retrying!(self, tx, {
+            // Unassociated floating IPs go with their external network, as upstream.
+            for fip in record_list_by_tx(&mut tx, Kind::FloatingIp, "floating_network_id", id).await? {
+                if fip["port_id"].is_null() {
+                    for p in record_list_by_tx(&mut tx, Kind::Port, "device_id", str_of(&fip, "id")).await? {
+                        if str_of(&p, "device_owner") == "network:floatingip" {
+                            ipdb::ipallocation_delete_by_port(&mut tx, str_of(&p, "id")).await?;
+                            record_delete(&mut tx, Kind::Port, str_of(&p, "id")).await?;
+                        }
+                    }
+                    record_delete(&mut tx, Kind::FloatingIp, str_of(&fip, "id")).await?;
+                }
+            }
             let ports = record_list_by_tx(&mut tx, Kind::Port, "network_id", id).await?;
             if ports.iter().any(|p| str_of(p, "device_owner") != "network:dhcp") {
                 return Err(NeutronError::NetworkInUse { net_id: id.to_string(), reason: "There are one or more ports still in use on the network".into() });

@@ -138,6 +138,9 @@ impl App {
                 if g["name"] == json!("default") && n != "default" {
                     return Err(NeutronError::SecurityGroupCannotUpdateDefault);
                 }
+                if g["name"] != json!("default") && n == "default" {
+                    return Err(NeutronError::Conflict("Default security group already exists.".into()));
+                }
                 g["name"] = json!(n);
             }
             if let Some(d) = input.opt_str_max("description", 255)? {

@@ -311,13 +311,17 @@ impl App {
     /// Deletes a subnet; refused while a port other than a DHCP port holds one of its
     /// addresses (upstream's SubnetInUse), a router interface included.
     pub async fn subnet_delete(&self, ctx: &RequestContext, id: &str) -> Result<()> {
-        let (_, target) = self.visible(ctx, Kind::Subnet, id).await?;
+        let (current, target) = self.visible(ctx, Kind::Subnet, id).await?;
         self.enforce(ctx, "delete_subnet", &target)?;
+        // Addresses on SLAAC and DHCPv6-stateless subnets are derived, not handed out: upstream
+        // removes them from ports (other than router ports) with the subnet.
+        let auto_address = matches!(str_of(&current, "ipv6_address_mode"), "slaac" | "dhcpv6-stateless");
         retrying!(self, tx, {
             let port_ids = ipdb::ipallocation_ports_by_subnet(&mut tx, id).await?;
             for pid in &port_ids {
                 let owner = record_get_tx(&mut tx, Kind::Port, pid).await?.map(|p| str_of(&p, "device_owner").to_string()).unwrap_or_default();
-                if owner != "network:dhcp" {
+                let releasable = owner == "network:dhcp" || (auto_address && !super::ports::is_router_port(&owner));
+                if !releasable {
                     return Err(NeutronError::SubnetInUse { subnet_id: id.to_string(), reason: "One or more ports have an IP allocation from this subnet".into() });
                 }
             }

@@ -117,6 +117,11 @@ async fn requested_addresses_macs_and_release() {
     c.create("/v2.0/subnets", "subnet", json!({"network_id": net, "ip_version": 6, "cidr": "2001:db8:1::/64", "ipv6_address_mode": "slaac", "ipv6_ra_mode": "slaac"})).await;
     let d = c.create("/v2.0/ports", "port", json!({"network_id": net, "mac_address": "fa:16:3e:12:34:56"})).await;
     assert_eq!(d["fixed_ips"][1]["ip_address"], "2001:db8:1:0:f816:3eff:fe12:3456");
+    // A SLAAC subnet's derived addresses do not keep it alive: they leave the ports with it.
+    let slaac = d["fixed_ips"][1]["subnet_id"].as_str().unwrap().to_string();
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.0/subnets/{slaac}"), None).await.status, StatusCode::NO_CONTENT);
+    let r = c.call(Method::GET, &format!("/v2.0/ports/{}", id(&d)), None).await;
+    assert_eq!(r.body["port"]["fixed_ips"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]

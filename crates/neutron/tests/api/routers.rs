@@ -150,4 +150,9 @@ async fn interfaces_by_port_gateways_and_floating_ip_pools() {
     assert_eq!(r.status, StatusCode::OK);
     // Removing by port deletes the port, as upstream.
     assert_eq!(c.call(Method::GET, &format!("/v2.0/ports/{}", id(&port)), None).await.kind(), "PortNotFound");
+    // An external network goes with its unassociated floating IPs, but not while a gateway uses it.
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.0/networks/{}", id(&public)), None).await.kind(), "NetworkInUse");
+    assert_eq!(c.call(Method::PUT, &format!("/v2.0/routers/{rid}"), Some(json!({"router": {"external_gateway_info": null}}))).await.status, StatusCode::OK);
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.0/networks/{}", id(&public)), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(c.call(Method::GET, "/v2.0/floatingips", None).await.body["floatingips"], json!([]));
 }

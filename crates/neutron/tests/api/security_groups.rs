@@ -43,6 +43,8 @@ async fn default_group_and_rules_as_upstream() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     let r = c.call_as(&alice, Method::PUT, &format!("/v2.0/security-groups/{gid}"), Some(json!({"security_group": {"name": "renamed"}}))).await;
     assert_eq!(r.kind(), "SecurityGroupCannotUpdateDefault");
+    let r = c.call_as(&alice, Method::PUT, &format!("/v2.0/security-groups/{}", id(&web)), Some(json!({"security_group": {"name": "default"}}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
     let r = c.call_as(&alice, Method::DELETE, &format!("/v2.0/security-groups/{gid}"), None).await;
     assert_eq!(r.kind(), "SecurityGroupCannotRemoveDefault");
     // Another project neither sees nor uses Alice's groups.
