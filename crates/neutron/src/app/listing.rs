@@ -85,7 +85,11 @@ fn matches(item: &Value, key: &str, wanted: &[String]) -> bool {
     let Some(attr) = item.get(key) else { return false };
     wanted.iter().any(|w| {
         // `fixed_ips=ip_address=10.0.0.3` / `fixed_ips=subnet_id=...` and the like for lists of dicts.
+        // (ip-substring-filtering: `fixed_ips=ip_address_substr=10.0.`).
         if let (Value::Array(list), Some((sub, val))) = (attr, w.split_once('=')) {
+            if let Some(field) = sub.strip_suffix("_substr") {
+                return list.iter().any(|e| e.get(field).and_then(Value::as_str).is_some_and(|x| x.contains(val)));
+            }
             return list.iter().any(|e| e.get(sub).is_some_and(|x| scalar_matches(x, val)));
         }
         scalar_matches(attr, w)
@@ -229,6 +233,8 @@ mod tests {
         assert_eq!(r.len(), 3);
         let (r, _) = apply(items.clone(), &q(&[("fixed_ips", "ip_address=10.0.0.3")]), "h").unwrap();
         assert_eq!(r[0]["id"], "a");
+        let (r, _) = apply(items.clone(), &q(&[("fixed_ips", "ip_address_substr=0.0.")]), "h").unwrap();
+        assert_eq!(r.len(), 1);
         let (r, _) = apply(items.clone(), &q(&[("tags", "red,blue")]), "h").unwrap();
         assert_eq!(r.len(), 1);
         let (r, _) = apply(items.clone(), &q(&[("not-tags-any", "red")]), "h").unwrap();

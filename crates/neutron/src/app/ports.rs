@@ -25,11 +25,11 @@ use crate::error::{NeutronError, Result};
 
 const CREATE: &[&str] = &[
     "name", "description", "network_id", "admin_state_up", "mac_address", "fixed_ips", "device_id", "device_owner", "binding:host_id", "binding:vnic_type",
-    "binding:profile", "security_groups", "allowed_address_pairs", "port_security_enabled", "project_id", "tenant_id",
+    "binding:profile", "security_groups", "allowed_address_pairs", "port_security_enabled", "extra_dhcp_opts", "project_id", "tenant_id",
 ];
 const UPDATE: &[&str] = &[
     "name", "description", "admin_state_up", "mac_address", "fixed_ips", "device_id", "device_owner", "binding:host_id", "binding:vnic_type", "binding:profile",
-    "security_groups", "allowed_address_pairs", "port_security_enabled",
+    "security_groups", "allowed_address_pairs", "port_security_enabled", "extra_dhcp_opts",
 ];
 const READ_ONLY: &[&str] = &["id", "network_id", "status", "project_id", "tenant_id", "binding:vif_type", "binding:vif_details", "created_at", "updated_at", "revision_number", "tags"];
 const VNIC_TYPES: &[&str] = &["normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic", "vdpa", "accelerator-direct", "accelerator-direct-physical", "remote-managed"];
@@ -71,6 +71,26 @@ fn eui64(cidr: &Cidr, mac: &str) -> Option<Ip> {
 
 fn is_slaac(subnet: &Value) -> bool {
     matches!(str_of(subnet, "ipv6_address_mode"), "slaac" | "dhcpv6-stateless")
+}
+
+/// Applies requested `extra_dhcp_opts` to `current` (the extra_dhcp_opt extension): an
+/// option is keyed by name and IP version; a null value removes it.
+fn dhcp_opts(list: &[Value], current: &[Value]) -> Result<Vec<Value>> {
+    let mut out: Vec<Value> = current.to_vec();
+    for o in list {
+        let name = o.get("opt_name").and_then(Value::as_str).filter(|n| !n.trim().is_empty()).ok_or_else(|| invalid("extra_dhcp_opts", format!("Invalid data format for extra-dhcp-opt: {o}")))?;
+        let version = match o.get("ip_version") {
+            None | Some(Value::Null) => 4,
+            Some(v) => super::input::int_of(v).filter(|v| *v == 4 || *v == 6).ok_or_else(|| invalid("extra_dhcp_opts", format!("'{v}' is not in [4, 6]")))?,
+        };
+        out.retain(|e| !(str_of(e, "opt_name") == name && e["ip_version"] == json!(version)));
+        match o.get("opt_value") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(v)) => out.push(json!({"opt_name": name, "opt_value": v, "ip_version": version})),
+            Some(v) => return Err(invalid("extra_dhcp_opts", format!("'{v}' is not a valid string"))),
+        }
+    }
+    Ok(out)
 }
 
 /// What a request asks for in one `fixed_ips` entry.
@@ -293,6 +313,7 @@ impl App {
         let port_security = input.opt_bool("port_security_enabled")?.unwrap_or(network["port_security_enabled"] != json!(false));
         let requested_groups = input.opt_list("security_groups")?;
         let pairs_in = input.opt_list("allowed_address_pairs")?.unwrap_or_default();
+        let extra_dhcp_opts = dhcp_opts(&input.opt_list("extra_dhcp_opts")?.unwrap_or_default(), &[])?;
         if !port_security {
             if requested_groups.as_ref().is_some_and(|g| !g.is_empty()) {
                 return Err(NeutronError::PortSecurityAndIpRequiredForSecurityGroups);
@@ -342,6 +363,7 @@ impl App {
             body.insert("allowed_address_pairs".into(), json!(pairs));
             body.insert("security_groups".into(), json!(groups));
             body.insert("port_security_enabled".into(), json!(port_security));
+            body.insert("extra_dhcp_opts".into(), json!(extra_dhcp_opts));
             body.insert("binding:host_id".into(), json!(host));
             body.insert("binding:vnic_type".into(), json!(vnic));
             body.insert("binding:profile".into(), profile.clone());
@@ -427,6 +449,10 @@ impl App {
                 let groups = self.port_groups(ctx, &mut tx, &project, &list).await?;
                 port_security_group_set(&mut tx, id, &groups).await?;
                 p["security_groups"] = json!(groups);
+            }
+            if let Some(list) = input.opt_list("extra_dhcp_opts")? {
+                let current = p["extra_dhcp_opts"].as_array().cloned().unwrap_or_default();
+                p["extra_dhcp_opts"] = json!(dhcp_opts(&list, &current)?);
             }
             if let Some(list) = input.opt_list("allowed_address_pairs")? {
                 let mac = str_of(&p, "mac_address").to_string();

@@ -87,6 +87,7 @@ impl App {
         body.insert("fixed_ips".into(), json!(fixed_ips));
         body.insert("allowed_address_pairs".into(), json!([]));
         body.insert("security_groups".into(), json!([]));
+        body.insert("extra_dhcp_opts".into(), json!([]));
         body.insert("port_security_enabled".into(), json!(false));
         body.insert("binding:host_id".into(), json!(""));
         body.insert("binding:vnic_type".into(), json!("normal"));

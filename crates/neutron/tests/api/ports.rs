@@ -153,7 +153,12 @@ async fn bindings_security_groups_and_port_security() {
     assert_eq!(r.kind(), "AddressPairAndPortSecurityRequired");
     let open = c.create_as(&alice, "/v2.0/ports", "port", json!({"network_id": net, "port_security_enabled": false})).await;
     assert_eq!(open["security_groups"], json!([]));
-    let pairs = c.create_as(&alice, "/v2.0/ports", "port", json!({"network_id": net, "allowed_address_pairs": [{"ip_address": "10.60.0.0/28"}]})).await;
+    let pairs = c.create_as(&alice, "/v2.0/ports", "port", json!({"network_id": net, "allowed_address_pairs": [{"ip_address": "10.60.0.0/28"}], "extra_dhcp_opts": [{"opt_name": "bootfile-name", "opt_value": "pxelinux.0"}]})).await;
+    assert_eq!(pairs["extra_dhcp_opts"], json!([{"opt_name": "bootfile-name", "opt_value": "pxelinux.0", "ip_version": 4}]));
+    let r = c.call_as(&alice, Method::PUT, &format!("/v2.0/ports/{}", id(&pairs)), Some(json!({"port": {"extra_dhcp_opts": [{"opt_name": "bootfile-name", "opt_value": null}, {"opt_name": "tftp-server", "opt_value": "2015::dead", "ip_version": 6}]}}))).await;
+    assert_eq!(r.body["port"]["extra_dhcp_opts"], json!([{"opt_name": "tftp-server", "opt_value": "2015::dead", "ip_version": 6}]));
+    let r = c.call_as(&alice, Method::GET, "/v2.0/ports?fixed_ips=ip_address_substr=10.60.", None).await;
+    assert!(r.body["ports"].as_array().unwrap().len() >= 3);
     assert_eq!(pairs["allowed_address_pairs"][0]["mac_address"], pairs["mac_address"]);
     // Only the network's owner (or admin) makes router-style ports on a network.
     let shared = c.create("/v2.0/networks", "network", json!({"shared": true})).await;
