@@ -124,6 +124,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     rule("update_subnetpool", MEMBER, "Update a subnetpool"),
     rule("update_subnetpool:is_default", ADMIN, "Update is_default attribute of a subnetpool"),
     rule("delete_subnetpool", MEMBER, "Delete a subnetpool"),
+    rule("get_network_ip_availability", ADMIN, "Get network IP availability"),
     // quotas
     rule("get_quota", READER, "Get a resource quota"),
     rule("update_quota", ADMIN, "Update a resource quota"),

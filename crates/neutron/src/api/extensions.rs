@@ -18,6 +18,7 @@ pub const EXTENSIONS: &[(&str, &str, &str)] = &[
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     ("fields", "Fields", "Responses can be restricted to the attributes named in fields query parameters"),
     ("ip-substring-filtering", "IP address substring filtering", "Provides IP address substring filtering when listing ports"),
+    ("network-ip-availability", "Network IP Availability", "Provides IP availability data for each network and subnet."),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),

@@ -60,6 +60,8 @@ pub fn router(app: SharedApp, validator: Arc<dyn TokenValidator>) -> Router {
         .route("/v2.0/extensions/{alias}", get(extensions::show))
         .route("/v2.0/routers/{id}/add_router_interface", put(add_router_interface))
         .route("/v2.0/routers/{id}/remove_router_interface", put(remove_router_interface))
+        .route("/v2.0/network-ip-availabilities", get(ip_availability_list))
+        .route("/v2.0/network-ip-availabilities/{network_id}", get(ip_availability_show))
         .route("/v2.0/quotas", get(quota_list))
         .route("/v2.0/quotas/{project_id}", get(quota_show).put(quota_update).delete(quota_delete))
         .route("/v2.0/quotas/{project_id}/default", get(quota_default))
@@ -295,6 +297,17 @@ async fn add_router_interface(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(
 /// `PUT /v2.0/routers/{id}/remove_router_interface`
 async fn remove_router_interface(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(id): Path<String>, body: Body) -> Result<Json<Value>> {
     Ok(Json(app.router_interface_remove(&ctx, &id, plain_body(&body)?).await?))
+}
+
+async fn ip_availability_list(Ctx(ctx): Ctx, State(app): State<SharedApp>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+    let query = ListQuery::parse(query_pairs(q), app.cfg.pagination_max_limit)?;
+    let href = format!("{}/v2.0/network-ip-availabilities", base_url(&headers));
+    let (items, _) = crate::app::listing::apply(app.ip_availability_list(&ctx).await?, &query, &href)?;
+    Ok(Json(json!({"network_ip_availabilities": items})))
+}
+
+async fn ip_availability_show(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(network_id): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(json!({"network_ip_availability": app.ip_availability_show(&ctx, &network_id).await?})))
 }
 
 async fn quota_list(Ctx(ctx): Ctx, State(app): State<SharedApp>) -> Result<Json<Value>> {

@@ -36,6 +36,7 @@ macro_rules! retrying {
 }
 
 pub mod input;
+pub mod ip_availability;
 pub mod ipam;
 pub mod listing;
 pub mod networks;

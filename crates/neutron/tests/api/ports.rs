@@ -62,6 +62,12 @@ async fn a_full_subnet_refuses_with_ip_address_generation_failure() {
         assert_eq!(f["NeutronError"]["type"], "IpAddressGenerationFailure", "{f}");
         assert_eq!(f["NeutronError"]["message"], format!("No more IP addresses available on network {net}."));
     }
+    let r = c.call(Method::GET, &format!("/v2.0/network-ip-availabilities/{net}"), None).await;
+    assert_eq!(r.body["network_ip_availability"]["total_ips"], 61);
+    assert_eq!(r.body["network_ip_availability"]["used_ips"], 61);
+    assert_eq!(r.body["network_ip_availability"]["subnet_ip_availability"][0]["subnet_id"], subnet);
+    let r = c.call(Method::GET, &format!("/v2.0/network-ip-availabilities?network_id={net}"), None).await;
+    assert_eq!(r.body["network_ip_availabilities"].as_array().unwrap().len(), 1);
     // Nothing else broke: the network still lists its 61 ports, and a freed address is reused.
     let r = c.call(Method::GET, &format!("/v2.0/ports?network_id={net}"), None).await;
     assert_eq!(r.body["ports"].as_array().unwrap().len(), 61);
