@@ -12,6 +12,9 @@ const ADMIN: &str = "rule:admin_only";
 const MEMBER: &str = "rule:admin_or_project_member";
 const READER: &str = "rule:admin_or_project_reader";
 const NET_OWNER: &str = "rule:admin_only or rule:network_owner";
+/// Nova binds ports with its service token (neutron-lib's ADMIN_OR_SERVICE and SERVICE).
+const ADMIN_OR_SERVICE: &str = "rule:admin_only or rule:service_api";
+const SERVICE: &str = "rule:service_api";
 
 const fn rule(name: &'static str, check_str: &'static str, description: &'static str) -> RuleDefault {
     RuleDefault { name, check_str, scope_types: PROJECT, description }
@@ -22,6 +25,7 @@ const fn base(name: &'static str, check_str: &'static str) -> RuleDefault {
 
 pub const DEFAULTS: &[RuleDefault] = &[
     base("context_is_admin", "role:admin"),
+    base("service_api", "role:service"),
     base("admin_only", "rule:context_is_admin"),
     base("project_member_api", "role:member and project_id:%(project_id)s"),
     base("project_reader_api", "role:reader and project_id:%(project_id)s"),
@@ -60,30 +64,30 @@ pub const DEFAULTS: &[RuleDefault] = &[
     rule("update_subnet", NET_OWNER, "Update a subnet"),
     rule("delete_subnet", NET_OWNER, "Delete a subnet"),
     // ports
-    rule("create_port", MEMBER, "Create a port"),
+    rule("create_port", "rule:admin_or_project_member or rule:service_api", "Create a port"),
     rule("create_port:device_owner", "rule:admin_only or rule:network_owner or 'False':%(network_device)s", "Specify device_owner attribute when creating a port"),
     rule("create_port:mac_address", NET_OWNER, "Specify mac_address attribute when creating a port"),
     rule("create_port:fixed_ips:ip_address", NET_OWNER, "Specify IP address in fixed_ips when creating a port"),
     rule("create_port:fixed_ips:subnet_id", "rule:admin_only or rule:network_owner or rule:shared", "Specify subnet ID in fixed_ips when creating a port"),
     rule("create_port:port_security_enabled", NET_OWNER, "Specify port_security_enabled attribute when creating a port"),
-    rule("create_port:binding:host_id", ADMIN, "Specify binding:host_id attribute when creating a port"),
-    rule("create_port:binding:profile", ADMIN, "Specify binding:profile attribute when creating a port"),
+    rule("create_port:binding:host_id", ADMIN_OR_SERVICE, "Specify binding:host_id attribute when creating a port"),
+    rule("create_port:binding:profile", SERVICE, "Specify binding:profile attribute when creating a port"),
     rule("create_port:binding:vnic_type", MEMBER, "Specify binding:vnic_type attribute when creating a port"),
     rule("create_port:allowed_address_pairs", "rule:admin_or_project_member or rule:network_owner", "Specify allowed_address_pairs attribute when creating a port"),
-    rule("get_port", READER, "Get a port"),
-    rule("get_port:binding:vif_type", ADMIN, "Get binding:vif_type attribute of a port"),
-    rule("get_port:binding:vif_details", ADMIN, "Get binding:vif_details attribute of a port"),
-    rule("get_port:binding:host_id", ADMIN, "Get binding:host_id attribute of a port"),
-    rule("get_port:binding:profile", ADMIN, "Get binding:profile attribute of a port"),
-    rule("update_port", MEMBER, "Update a port"),
+    rule("get_port", "rule:admin_or_project_reader or rule:service_api", "Get a port"),
+    rule("get_port:binding:vif_type", ADMIN_OR_SERVICE, "Get binding:vif_type attribute of a port"),
+    rule("get_port:binding:vif_details", ADMIN_OR_SERVICE, "Get binding:vif_details attribute of a port"),
+    rule("get_port:binding:host_id", ADMIN_OR_SERVICE, "Get binding:host_id attribute of a port"),
+    rule("get_port:binding:profile", ADMIN_OR_SERVICE, "Get binding:profile attribute of a port"),
+    rule("update_port", "rule:admin_or_project_member or rule:service_api", "Update a port"),
     rule("update_port:device_owner", "rule:admin_only or rule:network_owner or 'False':%(network_device)s", "Update device_owner attribute of a port"),
     rule("update_port:mac_address", ADMIN, "Update mac_address attribute of a port"),
     rule("update_port:fixed_ips:ip_address", NET_OWNER, "Specify IP address in fixed_ips when updating a port"),
     rule("update_port:port_security_enabled", NET_OWNER, "Update port_security_enabled attribute of a port"),
-    rule("update_port:binding:host_id", ADMIN, "Update binding:host_id attribute of a port"),
-    rule("update_port:binding:profile", ADMIN, "Update binding:profile attribute of a port"),
+    rule("update_port:binding:host_id", ADMIN_OR_SERVICE, "Update binding:host_id attribute of a port"),
+    rule("update_port:binding:profile", SERVICE, "Update binding:profile attribute of a port"),
     rule("update_port:allowed_address_pairs", "rule:admin_or_project_member or rule:network_owner", "Update allowed_address_pairs attribute of a port"),
-    rule("delete_port", "rule:admin_or_project_member or rule:network_owner", "Delete a port"),
+    rule("delete_port", "rule:admin_or_project_member or rule:network_owner or rule:service_api", "Delete a port"),
     // routers
     rule("create_router", MEMBER, "Create a router"),
     rule("create_router:external_gateway_info:enable_snat", ADMIN, "Specify enable_snat in external_gateway_info when creating a router"),
@@ -155,6 +159,10 @@ mod tests {
         assert!(!e.enforce("update_network", &shared, &member).unwrap());
         assert!(!e.enforce("create_network:shared", &own, &member).unwrap());
         assert!(!e.enforce("get_port:binding:host_id", &own, &member).unwrap());
+        let service = json!({"roles": ["service"], "project_id": "svc"});
+        assert!(e.enforce("update_port:binding:host_id", &own, &service).unwrap());
+        assert!(e.enforce("update_port:binding:profile", &own, &service).unwrap());
+        assert!(!e.enforce("update_port:binding:profile", &own, &admin).unwrap());
         let dev = json!({"project_id": "p1", "network:project_id": "p2", "network_device": true});
         assert!(!e.enforce("create_port:device_owner", &dev, &member).unwrap());
         let dev = json!({"project_id": "p1", "network:project_id": "p1", "network_device": true});
