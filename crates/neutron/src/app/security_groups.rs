@@ -70,6 +70,10 @@ fn same_rule(a: &Value, b: &Value) -> bool {
 impl App {
     /// The project's default group, created (with its rules) if it does not exist yet.
     pub async fn ensure_default_security_group(&self, project_id: &str) -> Result<String> {
+        // Most calls find it: a plain read, without taking SQLite's writer lock.
+        if let Some(id) = crate::db::security_groups::default_security_group_lookup(&self.db, project_id).await? {
+            return Ok(id);
+        }
         retrying!(self, tx, {
             if let Some(id) = default_security_group_get(&mut tx, project_id).await? {
                 return Ok(id);

@@ -19,6 +19,11 @@ pub async fn default_security_group_get(tx: &mut Tx, project_id: &str) -> Result
     tx.fetch_optional("SELECT security_group_id FROM default_security_groups WHERE project_id = ?", params![project_id]).await?.map(|r| r.str("security_group_id")).transpose()
 }
 
+/// The same read outside a transaction (the common case: the group exists already).
+pub async fn default_security_group_lookup(db: &db::Db, project_id: &str) -> Result<Option<String>, DbError> {
+    db.fetch_optional("SELECT security_group_id FROM default_security_groups WHERE project_id = ?", params![project_id]).await?.map(|r| r.str("security_group_id")).transpose()
+}
+
 pub async fn default_security_group_create(tx: &mut Tx, project_id: &str, group_id: &str) -> Result<(), DbError> {
     tx.exec("INSERT INTO default_security_groups (project_id, security_group_id) VALUES (?, ?)", params![project_id, group_id]).await?;
     Ok(())
