@@ -101,6 +101,8 @@ pub enum NeutronError {
     RouterInterfaceNotFoundForSubnet { router_id: String, subnet_id: String },
     #[error("External network {external_network_id} is not reachable from subnet {subnet_id}.  Therefore, cannot associate Port {port_id} with a Floating IP.")]
     ExternalGatewayForFloatingIpNotFound { external_network_id: String, subnet_id: String, port_id: String },
+    #[error("Agent {0} could not be found.")]
+    AgentNotFound(String),
     #[error("Extension with alias {0} does not exist")]
     ExtensionNotFound(String),
     #[error("Quota for project {0} could not be found.")]
@@ -226,6 +228,7 @@ impl NeutronError {
             | E::RouterInterfaceNotFoundForSubnet { .. }
             | E::ExternalGatewayForFloatingIpNotFound { .. }
             | E::ExtensionNotFound(_)
+            | E::AgentNotFound(_)
             | E::ProjectQuotaNotFound(_)
             | E::NotFound(_) => StatusCode::NOT_FOUND,
             E::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -287,6 +290,7 @@ impl NeutronError {
             E::RouterInterfaceNotFoundForSubnet { .. } => "RouterInterfaceNotFoundForSubnet",
             E::ExternalGatewayForFloatingIpNotFound { .. } => "ExternalGatewayForFloatingIPNotFound",
             E::ExtensionNotFound(_) => "ExtensionNotFound",
+            E::AgentNotFound(_) => "AgentNotFound",
             E::ProjectQuotaNotFound(_) => "ProjectQuotaNotFound",
             E::NotFound(_) => "HTTPNotFound",
             E::NetworkInUse { .. } => "NetworkInUse",

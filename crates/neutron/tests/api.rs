@@ -209,6 +209,11 @@ async fn versions_extensions_and_auth() {
     for a in ["dvr", "l3-ha", "address-scope", "multi-provider", "dns-integration", "trunk", "qos"] {
         assert!(!aliases.contains(&a), "{a} advertised");
     }
+    let r = c.call(Method::GET, "/v2.0/agents", None).await;
+    assert_eq!(r.body["agents"], json!([]));
+    assert_eq!(c.call(Method::GET, "/v2.0/agents/x", None).await.kind(), "AgentNotFound");
+    let r = c.call(Method::GET, "/v2.0/service-providers", None).await;
+    assert_eq!(r.body["service_providers"][0]["service_type"], "L3_ROUTER_NAT");
     let r = c.call(Method::GET, "/v2.0/extensions/router", None).await;
     assert_eq!(r.body["extension"]["alias"], "router");
     let r = c.call(Method::GET, "/v2.0/extensions/trunk", None).await;

@@ -4,6 +4,7 @@
 //! interface actions and quotas. Handlers parse, call the app layer and render; every
 //! error leaves through `NeutronError`'s one envelope.
 
+mod agents;
 mod extensions;
 
 use std::sync::Arc;
@@ -60,6 +61,9 @@ pub fn router(app: SharedApp, validator: Arc<dyn TokenValidator>) -> Router {
         .route("/v2.0/extensions/{alias}", get(extensions::show))
         .route("/v2.0/routers/{id}/add_router_interface", put(add_router_interface))
         .route("/v2.0/routers/{id}/remove_router_interface", put(remove_router_interface))
+        .route("/v2.0/agents", get(agents::list))
+        .route("/v2.0/agents/{id}", get(agents::show))
+        .route("/v2.0/service-providers", get(agents::service_providers))
         .route("/v2.0/network-ip-availabilities", get(ip_availability_list))
         .route("/v2.0/network-ip-availabilities/{network_id}", get(ip_availability_show))
         .route("/v2.0/quotas", get(quota_list))
