@@ -3,9 +3,10 @@
 //! /v3/auth/tokens, bound by bcrypt) and token validate (GET /v3/auth/tokens) at each
 //! concurrency for a fixed duration, and prints requests/s with p50/p99 latency beside
 //! bcrypt's own cost per hash. `ferrostack bench placement` measures allocation-candidate
-//! latency over many providers and concurrent claims per second. `ferrostack bench nova` runs
-//! Keystone, Glance, Placement and Nova in-process with N fake compute hosts and boots M servers
-//! through the API, timing registration and the builds to ACTIVE.
+//! latency over many providers and concurrent claims per second; `ferrostack bench neutron`
+//! network create+delete and port create per second. `ferrostack bench nova` runs Keystone,
+//! Glance, Placement and Nova in-process with N fake compute hosts and boots M servers through
+//! the API, timing registration and the builds to ACTIVE.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -26,6 +27,8 @@ pub enum BenchCommand {
     /// The compute control plane at scale: fake hosts register, then servers are booted
     /// through the API until every one is ACTIVE.
     Nova(NovaBench),
+    /// Network create+delete and port create per second (Rally's NeutronNetworks scenarios).
+    Neutron(NeutronBench),
 }
 
 #[derive(Args)]
@@ -42,6 +45,19 @@ pub struct NovaBench {
     /// Create requests in flight at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+}
+
+#[derive(Args)]
+pub struct NeutronBench {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5)]
+    duration: u64,
+    /// Concurrency levels.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    concurrency: Vec<usize>,
+    /// `[database] connection` (default: SQLite in a temporary data dir).
+    #[arg(long)]
+    connection: Option<String>,
 }
 
 #[derive(Args)]
@@ -100,6 +116,7 @@ pub async fn run(cmd: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Glance(b) => glance(b).await,
         BenchCommand::Placement(b) => placement_bench(b).await,
         BenchCommand::Nova(b) => nova_bench(b).await,
+        BenchCommand::Neutron(b) => neutron_bench(b).await,
     }
 }
 
@@ -413,6 +430,68 @@ async fn glance(b: GlanceBench) -> Result<(), CliError> {
     }
     lat.sort_by(|a, b| a.total_cmp(b));
     println!("image-list with {} images (limit=1000): p50 {:.1} ms, p99 {:.1} ms over 20 calls", b.images + 1, lat[10], lat[19]);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// `ferrostack bench neutron`: Keystone and Neutron in this process over loopback HTTP, as
+/// Rally's NeutronNetworks.create_and_delete_networks (POST then DELETE one network: one
+/// request pair per operation, with a VXLAN segment allocated and released) and
+/// create_and_list_ports' create half (POST /v2.0/ports on a /16, IPAM included). Quotas
+/// are lifted so the port count is not the limit.
+async fn neutron_bench(b: NeutronBench) -> Result<(), CliError> {
+    let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let dir = std::env::temp_dir().join(format!("ferrostack-bench-neutron-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { context: "bench data dir".into(), source })?;
+    let (_trigger, shutdown) = common::server::Shutdown::new();
+    let (ks_app, ks) = crate::cloud::ephemeral_keystone(&dir, "bench-pw", 4, shutdown.clone()).await?;
+    let mut cfg = common::config::Config::parse("[ml2]\ntenant_network_types = vxlan\n[ml2_type_vxlan]\nvni_ranges = 1:100000\n[quotas]\nquota_network = -1\nquota_port = -1\nquota_subnet = -1\n", "bench")?;
+    if let Some(c) = &b.connection {
+        cfg.set("database", "connection", c.clone());
+    }
+    let napp = neutron::open(neutron::NeutronConfig::from_config(&cfg, &dir)?).await.map_err(|e| other(&e))?;
+    let validator: std::sync::Arc<dyn auth::TokenValidator> = std::sync::Arc::new(keystone::validator::LocalValidator(ks_app));
+    let nt = crate::cloud::start_neutron(napp, "127.0.0.1:0", validator, shutdown).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().map_err(|e| other(&e))?;
+    let auth = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {"name": "admin", "domain": {"id": "default"}, "password": "bench-pw"}}},
+        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
+    let resp = client.post(format!("{}/v3/auth/tokens", ks.url)).json(&auth).send().await.map_err(|e| other(&e))?;
+    let token = resp.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string).ok_or_else(|| CliError::Other("no token from Keystone".into()))?;
+    let base = nt.url.clone();
+    println!("Neutron under test: {base}  (each measurement {} s)", b.duration);
+    for &c in &b.concurrency {
+        let (client, token, base) = (client.clone(), token.clone(), base.clone());
+        let s = measure(c, Duration::from_secs(b.duration), move || {
+            let (client, token, base) = (client.clone(), token.clone(), base.clone());
+            async move {
+                let Ok(r) = client.post(format!("{base}/v2.0/networks")).header("x-auth-token", &token).json(&json!({"network": {"name": "bench"}})).send().await else { return false };
+                let Ok(body) = r.json::<serde_json::Value>().await else { return false };
+                let Some(id) = body["network"]["id"].as_str() else { return false };
+                client.delete(format!("{base}/v2.0/networks/{id}")).header("x-auth-token", &token).send().await.is_ok_and(|r| r.status().as_u16() == 204)
+            }
+        })
+        .await;
+        println!("{}", s.line("net create+del", c));
+    }
+    let r = client.post(format!("{base}/v2.0/networks")).header("x-auth-token", &token).json(&json!({"network": {"name": "ports"}})).send().await.map_err(|e| other(&e))?;
+    let net: serde_json::Value = r.json().await.map_err(|e| other(&e))?;
+    let net_id = net["network"]["id"].as_str().unwrap_or_default().to_string();
+    let r = client.post(format!("{base}/v2.0/subnets")).header("x-auth-token", &token).json(&json!({"subnet": {"network_id": net_id, "ip_version": 4, "cidr": "10.0.0.0/16"}})).send().await.map_err(|e| other(&e))?;
+    if !r.status().is_success() {
+        return Err(CliError::Other(format!("cannot create the bench subnet: {}", r.status())));
+    }
+    for &c in &b.concurrency {
+        let (client, token, base, net_id) = (client.clone(), token.clone(), base.clone(), net_id.clone());
+        let s = measure(c, Duration::from_secs(b.duration), move || {
+            let (client, token, base, net_id) = (client.clone(), token.clone(), base.clone(), net_id.clone());
+            async move {
+                client.post(format!("{base}/v2.0/ports")).header("x-auth-token", &token).json(&json!({"port": {"network_id": net_id}})).send().await.is_ok_and(|r| r.status().as_u16() == 201)
+            }
+        })
+        .await;
+        println!("{}", s.line("port create", c));
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

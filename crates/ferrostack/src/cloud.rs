@@ -32,6 +32,9 @@ pub struct UpArgs {
     /// Nova's compute API port (8774 as upstream).
     #[arg(long, default_value_t = 8774)]
     pub nova_port: u16,
+    /// Neutron's networking API port (9696 as upstream).
+    #[arg(long, default_value_t = 9696)]
+    pub neutron_port: u16,
     /// Fake compute hosts to run (the fake hypervisor; the QEMU driver comes later).
     #[arg(long, default_value_t = 1)]
     pub fake_computes: usize,
@@ -42,7 +45,7 @@ pub struct UpArgs {
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
-    /// Comma-separated services to run (keystone, glance, placement, nova), each configured by its file.
+    /// Comma-separated services to run (keystone, glance, placement, nova, neutron), each configured by its file.
     #[arg(long, value_delimiter = ',', default_value = "keystone")]
     pub services: Vec<String>,
     /// A service config file (oslo.config INI), e.g. keystone.conf.
@@ -367,6 +370,68 @@ pub async fn start_placement(app: placement::SharedApp, bind: &str, validator: s
     Ok(Running { url: format!("http://{addr}"), task })
 }
 
+/// The neutron.conf the all-in-one writes on first start: neutron.conf and ml2_conf.ini's
+/// options in one file, under upstream's names. Project networks are VXLAN (VNIs 1-1000),
+/// and any physical network may carry a flat provider network (the install guide's
+/// `provider` network), as the self-service option of the install guide sets up.
+fn default_neutron_conf(data_dir: &Path, host: &str, port: u16) -> String {
+    format!(
+        "# Neutron configuration for the Ferrostack all-in-one (neutron.conf + ml2_conf.ini, upstream option names).\n\
+[DEFAULT]\n\
+bind_host = {host}\n\
+bind_port = {port}\n\
+# global_physnet_mtu = 1500\n\
+\n\
+[database]\n\
+connection = sqlite:///{dir}/neutron.db\n\
+# connection = postgresql://user@127.0.0.1/neutron\n\
+# connection = mysql+pymysql://root@127.0.0.1/neutron\n\
+\n\
+[ml2]\n\
+type_drivers = local,flat,vlan,vxlan\n\
+tenant_network_types = vxlan\n\
+\n\
+[ml2_type_flat]\n\
+flat_networks = *\n\
+\n\
+[ml2_type_vlan]\n\
+# network_vlan_ranges = physnet1:100:199\n\
+\n\
+[ml2_type_vxlan]\n\
+vni_ranges = 1:1000\n\
+\n\
+[quotas]\n\
+# quota_network = 100\n\
+# quota_port = 500\n\
+\n\
+# Used by `ferrostack serve --services neutron` (the all-in-one validates tokens in-process).\n\
+[keystone_authtoken]\n\
+# auth_url = http://{host}:5000\n\
+# username = neutron\n\
+# password = NEUTRON_PASS\n\
+# project_name = service\n\
+# user_domain_name = Default\n\
+# project_domain_name = Default\n",
+        dir = data_dir.display()
+    )
+}
+
+/// Opens Neutron from its config file.
+async fn open_neutron(config_file: &Path) -> Result<(neutron::SharedApp, Config), CliError> {
+    let cfg = Config::load(config_file)?;
+    let ncfg = neutron::NeutronConfig::from_config(&cfg, &state_path(&cfg, config_file))?;
+    let app = neutron::open(ncfg).await.map_err(|e| CliError::Other(format!("neutron: {e}")))?;
+    Ok((app, cfg))
+}
+
+/// Serves Neutron on `bind` with `validator` checking tokens.
+pub async fn start_neutron(app: neutron::SharedApp, bind: &str, validator: std::sync::Arc<dyn auth::TokenValidator>, shutdown: Shutdown) -> Result<Running, CliError> {
+    let (listener, addr) = common::server::bind("neutron", bind).await?;
+    let router = neutron::router(app, validator);
+    let task = tokio::spawn(common::server::serve("neutron", listener, router, RequestIdHeaders::default(), shutdown));
+    Ok(Running { url: format!("http://{addr}"), task })
+}
+
 /// The `[keystone_authtoken]` validator for a split deployment.
 fn remote_validator(cfg: &Config) -> Result<std::sync::Arc<dyn auth::TokenValidator>, CliError> {
     let s = "keystone_authtoken";
@@ -496,13 +561,23 @@ pub async fn up(a: UpArgs) -> Result<(), CliError> {
     app.register_service("nova", "compute", "OpenStack Compute", "RegionOne", &[("public", &nova_url), ("internal", &nova_url), ("admin", &nova_url)]).await?;
     let nova_creds = service_credentials(&ncfg)?;
     app.ensure_service_user(&nova_creds.username, &nova_creds.password).await?;
+    let qconf = crate::config_path(&etc, "neutron");
+    if !qconf.exists() {
+        std::fs::write(&qconf, default_neutron_conf(&data_dir, &a.host, a.neutron_port)).map_err(io("cannot write neutron.conf"))?;
+    }
+    let (neutron_app, qcfg) = open_neutron(&qconf).await?;
+    let neutron_port = qcfg.get_int("DEFAULT", "bind_port", i64::from(a.neutron_port))?;
+    let neutron_bind = format!("{}:{}", qcfg.get_or("DEFAULT", "bind_host", &a.host), neutron_port);
+    let neutron_url = format!("http://{}:{}", a.host, neutron_port);
+    app.register_service("neutron", "network", "OpenStack Networking", "RegionOne", &[("public", &neutron_url), ("internal", &neutron_url), ("admin", &neutron_url)]).await?;
 
     let (trigger, shutdown) = Shutdown::new();
     let ks = start_keystone(app.clone(), &bind, shutdown.clone()).await?;
     let validator: std::sync::Arc<dyn auth::TokenValidator> = std::sync::Arc::new(keystone::validator::LocalValidator(app.clone()));
     let gl = start_glance(glance_app.clone(), &glance_bind, validator.clone(), shutdown.clone()).await?;
     let pl = start_placement(placement_app.clone(), &placement_bind, validator.clone(), shutdown.clone()).await?;
-    let nv = start_nova(nova_app.clone(), &nova_bind, validator, shutdown.clone()).await?;
+    let nv = start_nova(nova_app.clone(), &nova_bind, validator.clone(), shutdown.clone()).await?;
+    let nt = start_neutron(neutron_app.clone(), &neutron_bind, validator, shutdown.clone()).await?;
     let hosts = fake_compute_hosts(&ncfg, &data_dir, a.fake_computes)?;
     let host_count = hosts.len();
     let nova_auth = std::sync::Arc::new(nova::service_auth::ServiceAuth::new(nova_creds));
@@ -512,9 +587,10 @@ pub async fn up(a: UpArgs) -> Result<(), CliError> {
     println!("  glance    (image v2)      {}", gl.url);
     println!("  placement (placement 1.x) {}", pl.url);
     println!("  nova      (compute v2.1)  {}/v2.1   ({host_count} fake compute host(s))", nv.url);
+    println!("  neutron   (network v2.0)  {}", nt.url);
     println!("Credentials: . {}", openrc.display());
     tokio::spawn(wait_for_signal(trigger));
-    for (name, task) in [("keystone", ks.task), ("glance", gl.task), ("placement", pl.task), ("nova", nv.task)] {
+    for (name, task) in [("keystone", ks.task), ("glance", gl.task), ("placement", pl.task), ("nova", nv.task), ("neutron", nt.task)] {
         match task.await {
             Ok(r) => r?,
             Err(e) => return Err(CliError::Other(format!("{name} task failed: {e}"))),
@@ -525,6 +601,7 @@ pub async fn up(a: UpArgs) -> Result<(), CliError> {
     placement_app.db.close().await;
     nova_app.api_db.close().await;
     nova_app.db.close().await;
+    neutron_app.db.close().await;
     println!("Ferrostack stopped.");
     Ok(())
 }
@@ -562,7 +639,14 @@ pub async fn serve(a: ServeArgs) -> Result<(), CliError> {
                 println!("nova listening on {}", r.url);
                 tasks.push(r.task);
             }
-            other => return Err(CliError::Other(format!("unknown service '{other}' (available: keystone, glance, placement, nova)"))),
+            "neutron" => {
+                let (app, cfg) = open_neutron(&a.config).await?;
+                let bind = format!("{}:{}", cfg.get_or("DEFAULT", "bind_host", "0.0.0.0"), cfg.get_int("DEFAULT", "bind_port", 9696)?);
+                let r = start_neutron(app, &bind, remote_validator(&cfg)?, shutdown.clone()).await?;
+                println!("neutron listening on {}", r.url);
+                tasks.push(r.task);
+            }
+            other => return Err(CliError::Other(format!("unknown service '{other}' (available: keystone, glance, placement, nova, neutron)"))),
         }
     }
     tokio::spawn(wait_for_signal(trigger));
@@ -582,6 +666,13 @@ pub async fn db_sync(a: ConfigArgs) -> Result<(), CliError> {
         let pcfg = placement::PlacementConfig::from_config(&cfg, &state_path(&cfg, &a.config))?;
         let n = placement::db_sync(&pcfg.connection).await.map_err(|e| CliError::Other(format!("placement: {e}")))?;
         println!("placement database is up to date ({n} migrations applied)");
+        return Ok(());
+    }
+    // neutron.conf (upstream's `neutron-db-manage upgrade heads`): known by its ML2 section or name.
+    if cfg.get("ml2", "tenant_network_types").is_some() || cfg.get("ml2", "type_drivers").is_some() || a.config.file_stem().is_some_and(|s| s == "neutron") {
+        let ncfg = neutron::NeutronConfig::from_config(&cfg, &state_path(&cfg, &a.config))?;
+        let n = neutron::db_sync(&ncfg.connection).await.map_err(|e| CliError::Other(format!("neutron: {e}")))?;
+        println!("neutron database is up to date ({n} migrations applied)");
         return Ok(());
     }
     let kcfg = KeystoneConfig::from_config(&cfg, &state_path(&cfg, &a.config))?;

@@ -60,7 +60,8 @@ enum SwiftCommand {
 #[derive(Subcommand)]
 enum DbCommand {
     /// Apply a service's migrations to its database (`keystone-manage db_sync` for
-    /// keystone.conf, `placement-manage db sync` for placement.conf).
+    /// keystone.conf, `placement-manage db sync` for placement.conf, `neutron-db-manage
+    /// upgrade heads` for neutron.conf).
     Sync(cloud::ConfigArgs),
 }
 
