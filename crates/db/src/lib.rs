@@ -294,6 +294,13 @@ impl Db {
     }
 
     /// Starts a write transaction (serialized with other writers on SQLite).
+    /// A transaction for reading only: several reads see one snapshot (SQLite's deferred
+    /// transaction in WAL mode, the engine's for the servers) without queueing behind writers.
+    pub async fn begin_read(&self) -> Result<Tx, DbError> {
+        let tx = self.pool.begin().await?;
+        Ok(Tx { tx, dialect: self.dialect, _guard: None })
+    }
+
     pub async fn begin(&self) -> Result<Tx, DbError> {
         let guard = match &self.write_lock {
             Some(l) => Some(l.clone().lock_owned().await),

@@ -69,7 +69,7 @@ fn from_row(r: &Row) -> Result<Image, DbError> {
     })
 }
 
-async fn decorate(db: &Db, mut images: Vec<Image>) -> Result<Vec<Image>, DbError> {
+async fn decorate(db: &mut db::Tx, mut images: Vec<Image>) -> Result<Vec<Image>, DbError> {
     if images.is_empty() {
         return Ok(images);
     }
@@ -100,17 +100,27 @@ async fn decorate(db: &Db, mut images: Vec<Image>) -> Result<Vec<Image>, DbError
 
 /// A live (not deleted) image.
 pub async fn image_get(db: &Db, id: &str) -> Result<Option<Image>, DbError> {
+    // One transaction, so the row and its properties are one snapshot: a reader never sees
+    // an import's result properties beside the status from before it (SQLite, WAL).
+    let mut tx = db.begin_read().await?;
     let sql = format!("SELECT {COLUMNS} FROM image WHERE id = ? AND deleted = 0");
-    let Some(r) = db.fetch_optional(&sql, params![id]).await? else { return Ok(None) };
-    Ok(decorate(db, vec![from_row(&r)?]).await?.pop())
+    let image = match tx.fetch_optional(&sql, params![id]).await? {
+        Some(r) => decorate(&mut tx, vec![from_row(&r)?]).await?.pop(),
+        None => None,
+    };
+    tx.rollback().await?;
+    Ok(image)
 }
 
 /// Every live image (filtering, visibility and paging are applied by the caller).
 pub async fn image_list_all(db: &Db) -> Result<Vec<Image>, DbError> {
+    let mut tx = db.begin_read().await?;
     let sql = format!("SELECT {COLUMNS} FROM image WHERE deleted = 0");
-    let rows = db.fetch_all(&sql, params![]).await?;
+    let rows = tx.fetch_all(&sql, params![]).await?;
     let images = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    decorate(db, images).await
+    let images = decorate(&mut tx, images).await?;
+    tx.rollback().await?;
+    Ok(images)
 }
 
 pub async fn image_create(db: &Db, i: &Image) -> Result<(), DbError> {
