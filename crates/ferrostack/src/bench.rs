@@ -298,9 +298,7 @@ fn mb_s(bytes: u64, d: Duration) -> f64 {
 
 async fn glance(b: GlanceBench) -> Result<(), CliError> {
     use futures::StreamExt;
-    let dir = b.data_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("ferrostack-bench-glance-{}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { context: "bench data dir".into(), source })?;
+    let dir = fresh_dir(b.data_dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("ferrostack-bench-glance-{}", std::process::id()))))?;
     let total = b.size_mib << 20;
     let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
 
@@ -439,11 +437,16 @@ async fn glance(b: GlanceBench) -> Result<(), CliError> {
 /// request pair per operation, with a VXLAN segment allocated and released) and
 /// create_and_list_ports' create half (POST /v2.0/ports on a /16, IPAM included). Quotas
 /// are lifted so the port count is not the limit.
-async fn neutron_bench(b: NeutronBench) -> Result<(), CliError> {
-    let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
-    let dir = std::env::temp_dir().join(format!("ferrostack-bench-neutron-{}", std::process::id()));
+/// An empty data dir for a benchmark's own services (what a previous run left is removed).
+fn fresh_dir(dir: PathBuf) -> Result<PathBuf, CliError> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { context: "bench data dir".into(), source })?;
+    Ok(dir)
+}
+
+async fn neutron_bench(b: NeutronBench) -> Result<(), CliError> {
+    let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
+    let dir = fresh_dir(std::env::temp_dir().join(format!("ferrostack-bench-neutron-{}", std::process::id())))?;
     let (_trigger, shutdown) = common::server::Shutdown::new();
     let (ks_app, ks) = crate::cloud::ephemeral_keystone(&dir, "bench-pw", 4, shutdown.clone()).await?;
     let mut cfg = common::config::Config::parse("[ml2]\ntenant_network_types = vxlan\n[ml2_type_vxlan]\nvni_ranges = 1:100000\n[quotas]\nquota_network = -1\nquota_port = -1\nquota_subnet = -1\n", "bench")?;
@@ -504,9 +507,7 @@ async fn neutron_bench(b: NeutronBench) -> Result<(), CliError> {
 async fn placement_bench(b: PlacementBench) -> Result<(), CliError> {
     use placement::client::{CandidateQuery, Credentials, Inventory, PlacementClient};
     let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
-    let dir = std::env::temp_dir().join(format!("ferrostack-bench-placement-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { context: "bench data dir".into(), source })?;
+    let dir = fresh_dir(std::env::temp_dir().join(format!("ferrostack-bench-placement-{}", std::process::id())))?;
     let (_trigger, shutdown) = common::server::Shutdown::new();
     let (ks_app, ks) = crate::cloud::ephemeral_keystone(&dir, "bench-pw", 4, shutdown.clone()).await?;
     let mut cfg = common::config::Config::default();
@@ -579,9 +580,7 @@ async fn placement_bench(b: PlacementBench) -> Result<(), CliError> {
 
 async fn nova_bench(b: NovaBench) -> Result<(), CliError> {
     let other = |e: &dyn std::fmt::Display| CliError::Other(e.to_string());
-    let dir = std::env::temp_dir().join(format!("ferrostack-bench-nova-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { context: "bench data dir".into(), source })?;
+    let dir = fresh_dir(std::env::temp_dir().join(format!("ferrostack-bench-nova-{}", std::process::id())))?;
     let (trigger, shutdown) = common::server::Shutdown::new();
     let (ks_app, ks) = crate::cloud::ephemeral_keystone(&dir, "bench-pw", 4, shutdown.clone()).await?;
     let validator: std::sync::Arc<dyn auth::TokenValidator> = std::sync::Arc::new(keystone::validator::LocalValidator(ks_app.clone()));
