@@ -16,7 +16,8 @@ pub mod placement;
 pub mod policy;
 pub mod rpc;
 pub mod scheduler;
-pub mod service_auth;
+/// The service user's token and catalog; shared with the other services.
+pub use auth::service_auth;
 pub mod services;
 pub mod virt;
 

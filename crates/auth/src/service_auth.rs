@@ -1,7 +1,7 @@
-//! A service user's Keystone token and the catalog it came with (keystoneauth's job for
-//! nova's `[placement]` and `[glance]` sections): password authentication scoped to the
-//! service project, renewed before it expires, endpoints looked up by service type (or taken
-//! from `endpoint_override`).
+//! A service user's Keystone token and the catalog it came with (keystoneauth's job for a
+//! service's sections that name another service, such as nova's `[placement]` or neutron's
+//! `[nova]`): password authentication scoped to the service project, renewed before it
+//! expires, endpoints looked up by service type (or taken from `endpoint_override`).
 
 use std::collections::BTreeMap;
 
