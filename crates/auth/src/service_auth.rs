@@ -42,17 +42,33 @@ impl ServiceAuth {
 
     /// A valid token and the endpoint of `service_type`.
     pub async fn token_and_endpoint(&self, service_type: &str) -> Result<(String, String), String> {
-        let mut cached = self.cached.lock().await;
-        let now = common::time::to_micros(common::time::now());
-        if cached.as_ref().is_none_or(|c| c.expires_at - 300_000_000 < now) {
-            *cached = Some(self.authenticate().await?);
-        }
+        let cached = self.fresh().await?;
         let c = cached.as_ref().ok_or("no token")?;
         let endpoint = match self.creds.endpoint_overrides.get(service_type) {
             Some(e) => e.clone(),
             None => self.find_endpoint(&c.catalog, service_type).ok_or_else(|| format!("no {service_type} endpoint ({}) in the catalog", self.creds.interface))?,
         };
         Ok((c.token.clone(), endpoint))
+    }
+
+    /// Whether the deployment has a `service_type` service (an override, or an endpoint in
+    /// the catalog for this interface and region).
+    pub async fn has_service(&self, service_type: &str) -> Result<bool, String> {
+        if self.creds.endpoint_overrides.contains_key(service_type) {
+            return Ok(true);
+        }
+        let cached = self.fresh().await?;
+        Ok(cached.as_ref().and_then(|c| self.find_endpoint(&c.catalog, service_type)).is_some())
+    }
+
+    /// The cached token, renewed first if it expires within five minutes.
+    async fn fresh(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Cached>>, String> {
+        let mut cached = self.cached.lock().await;
+        let now = common::time::to_micros(common::time::now());
+        if cached.as_ref().is_none_or(|c| c.expires_at - 300_000_000 < now) {
+            *cached = Some(self.authenticate().await?);
+        }
+        Ok(cached)
     }
 
     /// Forgets the token (after a 401, say).

@@ -20,6 +20,7 @@ use crate::rpc::{self, RpcContext};
 use crate::virt::{PowerState, VirtDriver, VirtError};
 
 mod lifecycle;
+mod network;
 pub use lifecycle::{RebuildArgs, ShelveArgs, SnapshotArgs};
 
 /// How often a compute host reports in.
@@ -84,6 +85,8 @@ pub struct ComputeManager {
     pub placement: Arc<dyn Placement>,
     /// Where snapshots are uploaded (with the caller's token).
     pub images: Option<Arc<crate::image::GlanceClient>>,
+    /// The Networking service, for the instances' ports (none: servers get no network).
+    pub network: Option<Arc<crate::network::NeutronClient>>,
     pub policy: HostPolicy,
     /// One lock per server group: builds of one group on this host check its policy in turn.
     pub group_locks: tokio::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -163,6 +166,14 @@ impl ComputeManager {
                 let (a, ctx): (PowerArgs, RpcContext) = rpc::decode(m)?;
                 self.power_action(&ctx, &a).await
             }
+            "attach_interface" => {
+                let ((uuid, r), ctx): ((String, crate::network::RequestedNetwork), RpcContext) = rpc::decode(m)?;
+                self.attach_interface(&ctx, &uuid, &r).await
+            }
+            "detach_interface" => {
+                let ((uuid, port), ctx): ((String, String), RpcContext) = rpc::decode(m)?;
+                self.detach_interface(&ctx, &uuid, &port).await
+            }
             "get_console_output" => {
                 let (uuid, _): (String, RpcContext) = rpc::decode(m)?;
                 self.driver.console_output(&uuid).await.map(Value::String).map_err(|e| e.to_string())
@@ -217,6 +228,21 @@ impl ComputeManager {
             }
         };
         drop(guard);
+        let mut instance = instance;
+        let allocated = match self.allocate_for_instance(ctx, &instance, &run.spec).await {
+            Ok(vifs) if vifs.is_empty() => Ok(()),
+            Ok(vifs) => self.update(ctx, &uuid, InstanceUpdate { network_info: Some(vifs.clone()), ..Default::default() }).await.map(|_| instance.network_info = vifs),
+            Err(e) => Err(e),
+        };
+        if let Err(reason) = allocated {
+            // Networking fails the same way on every host: no reschedule.
+            self.event(ctx, &uuid, "compute_build_and_run_instance", start, &Err(reason.clone())).await;
+            let args = BuildFailedArgs { instance: uuid.clone(), host: self.host.clone(), reason, retry: false, run };
+            if let Err(err) = self.conductor::<_, Value>("build_failed", &args, ctx).await {
+                tracing::error!(instance = %uuid, error = %err, "could not report a failed build");
+            }
+            return;
+        }
         let built = self.driver.spawn(&instance).await;
         match built {
             Ok(()) => {
@@ -232,11 +258,18 @@ impl ComputeManager {
                     // Deleted while spawning: the guest must not outlive its record.
                     tracing::info!(instance = %uuid, error = %e, "built an instance that was deleted meanwhile; destroying it");
                     let _ = self.driver.destroy(&instance).await;
+                    if let Err(e) = self.deallocate_for_instance(&instance).await {
+                        tracing::error!(instance = %uuid, error = %e, "could not release the ports of a deleted instance");
+                    }
                 }
                 self.event(ctx, &uuid, "compute_build_and_run_instance", start, &Ok(())).await;
             }
             Err(e) => {
                 let _ = self.driver.destroy(&instance).await;
+                // Another host (if any) allocates again.
+                if let Err(e) = self.deallocate_for_instance(&instance).await {
+                    tracing::error!(instance = %uuid, error = %e, "could not release the ports of a failed build");
+                }
                 let retry = matches!(e, VirtError::BuildFailed { .. });
                 self.event(ctx, &uuid, "compute_build_and_run_instance", start, &Err(e.to_string())).await;
                 let args = BuildFailedArgs { instance: uuid.clone(), host: self.host.clone(), reason: e.to_string(), retry, run };
@@ -254,6 +287,9 @@ impl ComputeManager {
         if outcome.is_ok() {
             // A copy a resize on this host set aside goes with it.
             outcome = self.driver.confirm_migration(&instance).await.map_err(|e| e.to_string());
+        }
+        if outcome.is_ok() {
+            outcome = self.deallocate_for_instance(&instance).await.map_err(|e| format!("the instance's ports could not be released: {e}"));
         }
         if outcome.is_ok() {
             self.conductor::<_, Value>("instance_destroyed", &uuid, ctx).await?;

@@ -48,6 +48,9 @@ pub struct InstanceUpdate {
     /// System metadata to set (`None` removes the key).
     #[serde(default)]
     pub system_metadata: std::collections::BTreeMap<String, Option<String>>,
+    /// A new info cache (the instance's ports).
+    #[serde(default)]
+    pub network_info: Option<Vec<crate::network::Vif>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,6 +217,10 @@ impl Conductor {
             i.updated_at = now();
             let expect = [seen.as_deref()];
             if idb::instance_save(&self.app.db, &i, Some(&expect)).await.map_err(|e| e.to_string())? {
+                if let Some(nw) = &u.network_info {
+                    idb::info_cache_update(&self.app.db, uuid, nw, i.updated_at).await.map_err(|e| e.to_string())?;
+                    i.network_info = nw.clone();
+                }
                 return Ok(i);
             }
         }

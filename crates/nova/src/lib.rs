@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod image;
+pub mod network;
 pub mod placement;
 pub mod policy;
 pub mod rpc;

@@ -31,6 +31,12 @@ pub struct RequestSpec {
     /// A destination an admin asked for (migrations, evacuation): only that host passes.
     #[serde(default)]
     pub requested_host: Option<String>,
+    /// The networks and ports the instance gets, resolved by the API.
+    #[serde(default)]
+    pub networks: crate::network::NetworkRequest,
+    /// Security group ids for the ports Nova creates (empty: Neutron's default group).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

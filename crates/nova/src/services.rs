@@ -27,6 +27,8 @@ pub async fn start(app: SharedApp, bus: Arc<dyn bus::Bus>, auth: Arc<ServiceAuth
     let _ = app.placement.set(placement.clone());
     let images = Arc::new(crate::image::GlanceClient::new(auth.clone()));
     let _ = app.images.set(images.clone());
+    let network = Arc::new(crate::network::NeutronClient::new(auth.clone()));
+    let _ = app.network.set(network.clone());
     let _ = app.service_auth.set(auth);
 
     let conductor = Arc::new(Conductor { app: app.clone(), bus: bus.clone(), placement: placement.clone() });
@@ -57,7 +59,7 @@ pub async fn start(app: SharedApp, bus: Arc<dyn bus::Bus>, auth: Arc<ServiceAuth
         reserved_host_cpus: cfg.reserved_host_cpus,
     };
     for h in hosts {
-        let manager = Arc::new(ComputeManager { host: h.host.clone(), driver: h.driver, bus: bus.clone(), placement: placement.clone(), images: Some(images.clone()), policy: policy.clone(), group_locks: Default::default() });
+        let manager = Arc::new(ComputeManager { host: h.host.clone(), driver: h.driver, bus: bus.clone(), placement: placement.clone(), images: Some(images.clone()), network: Some(network.clone()), policy: policy.clone(), group_locks: Default::default() });
         manager.start().await.map_err(|e| format!("compute host {}: {e}", h.host))?;
     }
     conductor.recover().await?;

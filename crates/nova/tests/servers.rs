@@ -24,6 +24,7 @@ struct Cloud {
     admin: String,
     placement_url: String,
     glance_url: String,
+    neutron_url: String,
     shutdown: common::server::ShutdownTrigger,
     /// Keep the data dir when dropped (to start again on it).
     keep: bool,
@@ -83,7 +84,9 @@ async fn cloud(hosts: usize, fail: Option<&str>, dir: Option<std::path::PathBuf>
     let pl_url = serve("placement", placement::api::router(pl_app, validator.clone()), shutdown.clone()).await;
     let gl_app = glance::open(glance::GlanceConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
     let gl_url = serve("glance", glance::api::router(gl_app, validator.clone()), shutdown.clone()).await;
-    for (name, kind, url) in [("placement", "placement", &pl_url), ("glance", "image", &gl_url)] {
+    let nt_app = neutron::open(neutron::NeutronConfig::from_config(&cfg, &dir).unwrap()).await.unwrap();
+    let nt_url = serve("neutron", neutron::api::router(nt_app, validator.clone()), shutdown.clone()).await;
+    for (name, kind, url) in [("placement", "placement", &pl_url), ("glance", "image", &gl_url), ("neutron", "network", &nt_url)] {
         ks_app.register_service(name, kind, name, "RegionOne", &[("public", url), ("internal", url), ("admin", url)]).await.unwrap();
     }
     ks_app.ensure_service_user("nova", "nova-pw").await.unwrap();
@@ -124,7 +127,7 @@ async fn cloud(hosts: usize, fail: Option<&str>, dir: Option<std::path::PathBuf>
         "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
     let resp = reqwest::Client::new().post(format!("{ks_url}/v3/auth/tokens")).json(&body).send().await.unwrap();
     let admin = resp.headers()["x-subject-token"].to_str().unwrap().to_string();
-    let c = Cloud { dir, nova, app: nova_app, admin, placement_url: pl_url, glance_url: gl_url.clone(), shutdown: trigger, keep: false };
+    let c = Cloud { dir, nova, app: nova_app, admin, placement_url: pl_url, glance_url: gl_url.clone(), neutron_url: nt_url, shutdown: trigger, keep: false };
     if nova::db::flavors::flavor_get_by_flavorid(&c.app.api_db, "1").await.unwrap().is_none() {
         let mut f = nova::db::flavors::Flavor {
             id: 0,
@@ -667,4 +670,148 @@ async fn image_proxy_hosts_hypervisor_extras_events_and_backups() {
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, _) = c.call(Method::POST, "/v2.1/os-server-external-events", Some(json!({"events": [{"name": "bogus", "server_uuid": id}]}))).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
+}
+
+impl Cloud {
+    async fn neutron(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        http(method, &format!("{}{path}", self.neutron_url), &self.admin, body).await
+    }
+
+    async fn ports_of(&self, server: &str) -> Vec<Value> {
+        self.neutron(reqwest::Method::GET, &format!("/v2.0/ports?device_id={server}"), None).await.1["ports"].as_array().cloned().unwrap()
+    }
+
+    /// Waits until `check` holds for the server view.
+    async fn wait_for(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..1500 {
+            let (_, b) = self.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await;
+            if check(&b["server"]) {
+                return b["server"].clone();
+            }
+            last = b;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("server {id}: {what} never happened: {last}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_get_ports_addresses_interfaces_security_groups_and_floating_ips_from_neutron() {
+    use reqwest::Method as M;
+    let c = cloud(2, None, None).await;
+    let (s, net) = c.neutron(M::POST, "/v2.0/networks", Some(json!({"network": {"name": "private"}}))).await;
+    assert_eq!(s, 201, "{net}");
+    let net = net["network"]["id"].as_str().unwrap().to_string();
+    let (s, sub) = c.neutron(M::POST, "/v2.0/subnets", Some(json!({"subnet": {"network_id": net, "cidr": "10.0.0.0/24", "ip_version": 4, "name": "private-subnet"}}))).await;
+    assert_eq!(s, 201, "{sub}");
+    let subnet = sub["subnet"]["id"].as_str().unwrap().to_string();
+
+    // Before 2.37, no `networks` and one network: the server goes on it.
+    let (s, b) = c.call_at("2.1", Method::POST, "/v2.1/servers", Some(json!({"server": {"name": "net1", "imageRef": IMAGE, "flavorRef": "1"}}))).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let id1 = b["server"]["id"].as_str().unwrap().to_string();
+    let s1 = c.wait_status(&id1, "ACTIVE").await;
+    let addrs = s1["addresses"]["private"].as_array().unwrap();
+    assert_eq!(addrs.len(), 1, "{s1}");
+    assert_eq!(addrs[0]["OS-EXT-IPS:type"], "fixed");
+    assert!(addrs[0]["addr"].as_str().unwrap().starts_with("10.0.0."));
+    assert_eq!(s1["security_groups"], json!([{"name": "default"}]));
+    let ports = c.ports_of(&id1).await;
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0]["binding:host_id"], s1["OS-EXT-SRV-ATTR:host"]);
+    assert_eq!(ports[0]["mac_address"], addrs[0]["OS-EXT-IPS-MAC:mac_addr"]);
+    assert!(ports[0]["device_owner"].as_str().unwrap().starts_with("compute:"));
+    let (_, ips) = c.call(Method::GET, &format!("/v2.1/servers/{id1}/ips/private"), None).await;
+    assert_eq!(ips["private"][0]["addr"], addrs[0]["addr"]);
+    assert_eq!(c.call(Method::GET, &format!("/v2.1/servers/{id1}/ips/nowhere"), None).await.0, StatusCode::NOT_FOUND);
+
+    // A fixed address, and a port made beforehand (kept when the server goes).
+    let (s, p) = c.neutron(M::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net, "name": "mine"}}))).await;
+    assert_eq!(s, 201, "{p}");
+    let mine = p["port"]["id"].as_str().unwrap().to_string();
+    let (s, b) = c.call(Method::POST, "/v2.1/servers", Some(json!({"server": {"name": "net2", "imageRef": IMAGE, "flavorRef": "1", "networks": [{"uuid": net, "fixed_ip": "10.0.0.50"}, {"port": mine}]}}))).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let id2 = b["server"]["id"].as_str().unwrap().to_string();
+    let s2 = c.wait_status(&id2, "ACTIVE").await;
+    let addrs: Vec<&str> = s2["addresses"]["private"].as_array().unwrap().iter().map(|a| a["addr"].as_str().unwrap()).collect();
+    assert_eq!(addrs.len(), 2, "{s2}");
+    assert_eq!(addrs[0], "10.0.0.50");
+    // Bad requests change nothing.
+    let bad = |networks: Value| json!({"server": {"name": "bad", "imageRef": IMAGE, "flavorRef": "1", "networks": networks}});
+    let (s, e) = c.call(Method::POST, "/v2.1/servers", Some(bad(json!([{"uuid": "00000000-0000-0000-0000-000000000000"}])))).await;
+    assert_eq!((s, e["badRequest"]["message"].clone()), (StatusCode::BAD_REQUEST, json!("Network 00000000-0000-0000-0000-000000000000 could not be found.")));
+    assert_eq!(c.call(Method::POST, "/v2.1/servers", Some(bad(json!([{"port": mine}])))).await.0, StatusCode::CONFLICT);
+    assert_eq!(c.call(Method::POST, "/v2.1/servers", Some(bad(json!([{"uuid": net, "fixed_ip": "10.0.0.300"}])))).await.0, StatusCode::BAD_REQUEST);
+    let (s, e) = c.call(Method::POST, "/v2.1/servers", Some(json!({"server": {"name": "bad", "imageRef": IMAGE, "flavorRef": "1", "networks": [{"uuid": net}], "security_groups": [{"name": "nope"}]}}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    // A second network makes "no networks" ambiguous.
+    let (_, net_b) = c.neutron(M::POST, "/v2.0/networks", Some(json!({"network": {"name": "second"}}))).await;
+    let net_b = net_b["network"]["id"].as_str().unwrap().to_string();
+    let (_, sub_b) = c.neutron(M::POST, "/v2.0/subnets", Some(json!({"subnet": {"network_id": net_b, "cidr": "10.1.0.0/24", "ip_version": 4}}))).await;
+    assert_eq!(sub_b["subnet"]["cidr"], "10.1.0.0/24");
+    assert_eq!(c.call_at("2.1", Method::POST, "/v2.1/servers", Some(json!({"server": {"name": "amb", "imageRef": IMAGE, "flavorRef": "1"}}))).await.0, StatusCode::CONFLICT);
+
+    // os-interface: attach a port on the second network, list, detach.
+    let (s, a) = c.call(Method::POST, &format!("/v2.1/servers/{id1}/os-interface"), Some(json!({"interfaceAttachment": {"net_id": net_b}}))).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let attached = a["interfaceAttachment"]["port_id"].as_str().unwrap().to_string();
+    assert!(a["interfaceAttachment"]["fixed_ips"][0]["ip_address"].as_str().unwrap().starts_with("10.1.0."));
+    let (_, l) = c.call(Method::GET, &format!("/v2.1/servers/{id1}/os-interface"), None).await;
+    assert_eq!(l["interfaceAttachments"].as_array().unwrap().len(), 2);
+    c.wait_for(&id1, "second address", |s| s["addresses"]["second"].as_array().is_some_and(|a| a.len() == 1)).await;
+    assert_eq!(c.call(Method::DELETE, &format!("/v2.1/servers/{id1}/os-interface/{attached}"), None).await.0, StatusCode::ACCEPTED);
+    c.wait_for(&id1, "detach", |s| s["addresses"].get("second").is_none()).await;
+    assert_eq!(c.neutron(M::GET, &format!("/v2.0/ports/{attached}"), None).await.0, 404);
+    assert_eq!(c.call(Method::GET, &format!("/v2.1/servers/{id1}/os-interface/{attached}"), None).await.0, StatusCode::NOT_FOUND);
+
+    // Security groups on the server's ports.
+    let (s, g) = c.neutron(M::POST, "/v2.0/security-groups", Some(json!({"security_group": {"name": "web"}}))).await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(c.action(&id1, json!({"addSecurityGroup": {"name": "web"}})).await, StatusCode::ACCEPTED);
+    let (_, shown) = c.call(Method::GET, &format!("/v2.1/servers/{id1}"), None).await;
+    assert_eq!(shown["server"]["security_groups"], json!([{"name": "default"}, {"name": "web"}]));
+    let (_, groups) = c.call_at("2.1", Method::GET, &format!("/v2.1/servers/{id1}/os-security-groups"), None).await;
+    assert_eq!(groups["security_groups"].as_array().unwrap().len(), 2);
+    assert_eq!(c.action(&id1, json!({"addSecurityGroup": {"name": "web"}})).await, StatusCode::BAD_REQUEST);
+    assert_eq!(c.action(&id1, json!({"addSecurityGroup": {"name": "none-such"}})).await, StatusCode::NOT_FOUND);
+    assert_eq!(c.action(&id1, json!({"removeSecurityGroup": {"name": "web"}})).await, StatusCode::ACCEPTED);
+    assert_eq!(c.call(Method::GET, &format!("/v2.1/servers/{id1}"), None).await.1["server"]["security_groups"], json!([{"name": "default"}]));
+
+    // A floating IP: Neutron tells Nova the port changed, Nova reads it again.
+    let (s, ext) = c.neutron(M::POST, "/v2.0/networks", Some(json!({"network": {"name": "public", "router:external": true}}))).await;
+    assert_eq!(s, 201, "{ext}");
+    let ext = ext["network"]["id"].as_str().unwrap().to_string();
+    c.neutron(M::POST, "/v2.0/subnets", Some(json!({"subnet": {"network_id": ext, "cidr": "172.24.4.0/24", "ip_version": 4}}))).await;
+    let (_, r) = c.neutron(M::POST, "/v2.0/routers", Some(json!({"router": {"name": "r1", "external_gateway_info": {"network_id": ext}}}))).await;
+    let router = r["router"]["id"].as_str().unwrap().to_string();
+    assert_eq!(c.neutron(M::PUT, &format!("/v2.0/routers/{router}/add_router_interface"), Some(json!({"subnet_id": subnet}))).await.0, 200);
+    let port1 = c.ports_of(&id1).await[0]["id"].as_str().unwrap().to_string();
+    let (s, fip) = c.neutron(M::POST, "/v2.0/floatingips", Some(json!({"floatingip": {"floating_network_id": ext, "port_id": port1}}))).await;
+    assert_eq!(s, 201, "{fip}");
+    let floating = fip["floatingip"]["floating_ip_address"].as_str().unwrap().to_string();
+    let (s, ev) = c.call(Method::POST, "/v2.1/os-server-external-events", Some(json!({"events": [{"name": "network-changed", "server_uuid": id1, "tag": port1}]}))).await;
+    assert_eq!(s, StatusCode::OK, "{ev}");
+    let shown = c.wait_for(&id1, "floating address", |s| s["addresses"]["private"].as_array().is_some_and(|a| a.len() == 2)).await;
+    assert_eq!(shown["addresses"]["private"][1], json!({"version": 4, "addr": floating, "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": shown["addresses"]["private"][0]["OS-EXT-IPS-MAC:mac_addr"]}));
+
+    // Deleting servers: Nova's ports go, the user's port stays, unbound.
+    let fip_id = fip["floatingip"]["id"].as_str().unwrap().to_string();
+    assert_eq!(c.neutron(M::PUT, &format!("/v2.0/floatingips/{fip_id}"), Some(json!({"floatingip": {"port_id": null}}))).await.0, 200);
+    for id in [&id1, &id2] {
+        assert_eq!(c.call(Method::DELETE, &format!("/v2.1/servers/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    }
+    for id in [&id1, &id2] {
+        for _ in 0..1500 {
+            if c.call(Method::GET, &format!("/v2.1/servers/{id}"), None).await.0 == StatusCode::NOT_FOUND {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(c.ports_of(id).await.is_empty(), "ports of {id} left behind");
+    }
+    let (s, p) = c.neutron(M::GET, &format!("/v2.0/ports/{mine}"), None).await;
+    assert_eq!((s, p["port"]["device_id"].clone(), p["port"]["binding:host_id"].clone()), (200, json!(""), json!("")));
+    let (_, all) = c.neutron(M::GET, &format!("/v2.0/ports?network_id={net}&device_owner=compute:nova"), None).await;
+    assert_eq!(all["ports"].as_array().unwrap().len(), 0, "{all}");
 }

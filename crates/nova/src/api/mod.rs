@@ -15,6 +15,7 @@ mod server_groups;
 mod server_meta;
 mod server_actions;
 mod servers;
+mod interfaces;
 mod usage;
 pub mod validation;
 mod versions;
@@ -157,6 +158,7 @@ pub fn router_with_max(app: SharedApp, validator: Arc<dyn TokenValidator>, max: 
         .merge(quotas::routes())
         .merge(availability_zones::routes())
         .merge(servers::routes())
+        .merge(interfaces::routes())
         .merge(server_meta::routes())
         .merge(server_groups::routes())
         .merge(hosts::routes())

@@ -19,6 +19,7 @@ use crate::app::SharedApp;
 use crate::compute::PowerAction;
 use crate::db::instances::{self as idb, Instance};
 use crate::error::{NovaError, Result};
+use crate::network::{NetworkRequest, RequestedNetwork};
 
 pub fn routes() -> Router<SharedApp> {
     Router::new()
@@ -114,6 +115,13 @@ pub(super) async fn updated_view(app: &SharedApp, ctx: &auth::RequestContext, ba
 }
 
 pub(super) async fn full(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, i: &Instance) -> Result<Value> {
+    let groups = app.servers_security_groups(ctx, &[i]).await?;
+    view(app, ctx, base, mv, i, groups.get(&i.uuid)).await
+}
+
+/// The detailed view of a server, with its security groups (read from its ports; the key
+/// is left out when it has none, as upstream does).
+async fn view(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, i: &Instance, groups: Option<&Vec<Value>>) -> Result<Value> {
     let admin = app.is_admin(ctx);
     let image = match &i.image_ref {
         Some(id) => json!({"id": id, "links": [{"href": format!("{base}/images/{id}"), "rel": "bookmark"}]}),
@@ -131,7 +139,7 @@ pub(super) async fn full(app: &SharedApp, ctx: &auth::RequestContext, base: &str
         "flavor": {"id": i.flavor.flavorid, "links": [{"href": format!("{base}/flavors/{}", i.flavor.flavorid), "rel": "bookmark"}]},
         "created": ts(i.created_at),
         "updated": ts(i.updated_at),
-        "addresses": {},
+        "addresses": crate::network::addresses(&i.network_info),
         "accessIPv4": i.access_ip_v4.clone().unwrap_or_default(),
         "accessIPv6": i.access_ip_v6.clone().unwrap_or_default(),
         "links": links(base, "servers", &i.uuid),
@@ -146,8 +154,10 @@ pub(super) async fn full(app: &SharedApp, ctx: &auth::RequestContext, base: &str
         "OS-EXT-STS:vm_state": i.vm_state,
         "OS-EXT-STS:power_state": i.power_state,
         "os-extended-volumes:volumes_attached": [],
-        "security_groups": [{"name": "default"}],
     });
+    if let Some(g) = groups.filter(|g| !g.is_empty()) {
+        v["security_groups"] = json!(g);
+    }
     if admin {
         v["OS-EXT-SRV-ATTR:host"] = json!(i.host);
         v["OS-EXT-SRV-ATTR:hypervisor_hostname"] = json!(i.node);
@@ -226,20 +236,7 @@ fn parse_create(mv: &Mv, body: &Value) -> Result<(CreateRequest, bool)> {
     }
     let flavor_ref = s.get("flavorRef").and_then(ref_id).ok_or_else(|| invalid("server", "'flavorRef' is a required property"))?;
     let image_ref = s.get("imageRef").and_then(ref_id);
-    match s.get("networks") {
-        None if mv.0.at_least(2, 37) => return Err(invalid("server", "'networks' is a required property")),
-        None => {}
-        Some(Value::String(n)) if mv.0.at_least(2, 37) && n == "none" => {}
-        Some(Value::String(n)) if mv.0.at_least(2, 37) && n == "auto" => {
-            return Err(NovaError::BadRequest("Unable to automatically allocate a network for project: this cloud has no Networking service yet; use 'networks': 'none'.".into()));
-        }
-        Some(Value::Array(list)) if list.is_empty() => {}
-        Some(Value::Array(list)) => {
-            let first = list.first().and_then(|n| n.get("uuid").or(n.get("port"))).and_then(Value::as_str).unwrap_or("");
-            return Err(NovaError::BadRequest(format!("Network {first} could not be found.")));
-        }
-        Some(other) => return Err(invalid("networks", &format!("Value: {other}. It must be a list (or, from microversion 2.37, 'none' or 'auto').",))),
-    }
+    let networks = parse_networks(mv, s.get("networks"))?;
     let count = |k: &str| -> Result<Option<usize>> {
         match s.get(k) {
             None => Ok(None),
@@ -289,9 +286,77 @@ fn parse_create(mv: &Mv, body: &Value) -> Result<(CreateRequest, bool)> {
         group: hints.get("group").and_then(Value::as_str).map(str::to_string),
         same_host: hints.get("same_host").map(list).unwrap_or_default(),
         different_host: hints.get("different_host").map(list).unwrap_or_default(),
+        networks,
+        security_groups: parse_security_groups(s.get("security_groups"))?,
     };
     let return_reservation_id = s.get("return_reservation_id").is_some_and(|v| v.as_bool().unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))));
     Ok((req, return_reservation_id))
+}
+
+/// `networks`: a list of `{uuid, fixed_ip, port, tag}`, or (from 2.37, where it is
+/// required) `"auto"` or `"none"`.
+fn parse_networks(mv: &Mv, v: Option<&Value>) -> Result<NetworkRequest> {
+    let list = match v {
+        None if mv.0.at_least(2, 37) => return Err(invalid("server", "'networks' is a required property")),
+        None => return Ok(NetworkRequest::Unspecified),
+        Some(Value::String(n)) if mv.0.at_least(2, 37) && n == "none" => return Ok(NetworkRequest::None),
+        Some(Value::String(n)) if mv.0.at_least(2, 37) && n == "auto" => return Ok(NetworkRequest::Auto),
+        Some(Value::Array(list)) => list,
+        Some(other) => return Err(invalid("networks", &format!("Value: {other}. It must be a list (or, from microversion 2.37, 'none' or 'auto')."))),
+    };
+    if list.is_empty() {
+        // An empty list asks for nothing in particular, like no list.
+        return Ok(NetworkRequest::Unspecified);
+    }
+    let mut out = Vec::new();
+    for n in list {
+        let o = n.as_object().ok_or_else(|| invalid("networks", &format!("Value: {n}. Each network must be an object.")))?;
+        let field = |k: &str| -> Result<Option<String>> {
+            match o.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(v) => Err(invalid(&format!("networks/{k}"), &format!("Value: {v}. It must be a string."))),
+            }
+        };
+        let port_id = field("port")?.filter(|p| !p.is_empty());
+        let network_id = field("uuid")?.filter(|p| !p.is_empty());
+        let fixed_ip = field("fixed_ip")?;
+        if let Some(ip) = &fixed_ip {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return Err(NovaError::BadRequest(format!("Invalid fixed IP address ({ip})")));
+            }
+        }
+        if let Some(id) = network_id.as_ref().filter(|_| port_id.is_none()) {
+            if uuid::Uuid::parse_str(id).is_err() {
+                return Err(NovaError::BadRequest(format!("Bad networks format: network uuid is not in proper format ({id})")));
+            }
+        }
+        if port_id.is_none() && network_id.is_none() {
+            return Err(NovaError::BadRequest("Bad network format: missing uuid or port".into()));
+        }
+        let tag = if mv.0.at_least(2, 32) { field("tag")? } else { None };
+        out.push(RequestedNetwork { network_id: if port_id.is_some() { None } else { network_id }, port_id, fixed_ip, tag });
+    }
+    let mut ips: Vec<&String> = out.iter().filter_map(|r| r.fixed_ip.as_ref()).collect();
+    ips.sort();
+    if ips.windows(2).any(|w| w[0] == w[1]) {
+        return Err(NovaError::BadRequest(format!("Duplicate fixed IP address ({})", ips.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].as_str()).unwrap_or_default())));
+    }
+    Ok(NetworkRequest::List(out))
+}
+
+/// `security_groups`: `[{"name": ...}]`, duplicates folded.
+fn parse_security_groups(v: Option<&Value>) -> Result<Vec<String>> {
+    let Some(v) = v else { return Ok(vec![]) };
+    let list = v.as_array().ok_or_else(|| invalid("security_groups", &format!("Value: {v}. It must be a list.")))?;
+    let mut out: Vec<String> = Vec::new();
+    for g in list {
+        let name = g.get("name").and_then(Value::as_str).ok_or_else(|| invalid("security_groups", &format!("Value: {g}. Each group needs a 'name'.")))?;
+        if !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// An access IP, validated and written the canonical way (`::babe:dc0c:1602`).
@@ -362,9 +427,10 @@ async fn detail(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
     list_policy(&app, &ctx, &query, true)?;
     let (list, more) = app.server_list(&ctx, &query).await?;
     let base = super::base_url(&app, &headers);
+    let groups = app.servers_security_groups(&ctx, &list.iter().collect::<Vec<_>>()).await?;
     let mut servers = Vec::new();
     for i in &list {
-        servers.push(full(&app, &ctx, &base, &mv, i).await?);
+        servers.push(view(&app, &ctx, &base, &mv, i, groups.get(&i.uuid)).await?);
     }
     let mut body = json!({"servers": servers});
     if let Some(l) = servers_links(&base, "/v2.1/servers/detail", &query, more, list.last()) {
@@ -435,6 +501,8 @@ async fn action(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
             let out = app.server_console_output(&ctx, &id, length).await?;
             Ok(Json(json!({"output": out})).into_response())
         }
+        "addSecurityGroup" => super::interfaces::security_group_action(&app, &ctx, &id, args, true).await,
+        "removeSecurityGroup" => super::interfaces::security_group_action(&app, &ctx, &id, args, false).await,
         other => super::server_actions::lifecycle(&app, &ctx, &mv, &headers, &id, other, args).await,
     }
 }

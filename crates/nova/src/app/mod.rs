@@ -10,6 +10,7 @@ pub mod flavor_manage;
 pub mod flavors;
 pub mod keypairs;
 pub mod lifecycle;
+pub mod networking;
 pub mod quotas;
 pub mod server_groups;
 pub mod servers;
@@ -39,6 +40,8 @@ pub struct App {
     pub service_auth: std::sync::OnceLock<Arc<crate::service_auth::ServiceAuth>>,
     /// The Image service, once the services started.
     pub images: std::sync::OnceLock<Arc<crate::image::GlanceClient>>,
+    /// The Networking service, once the services started.
+    pub network: std::sync::OnceLock<Arc<crate::network::NeutronClient>>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -59,6 +62,7 @@ impl App {
             placement: std::sync::OnceLock::new(),
             service_auth: std::sync::OnceLock::new(),
             images: std::sync::OnceLock::new(),
+            network: std::sync::OnceLock::new(),
         }))
     }
 

@@ -38,6 +38,9 @@ pub struct CreateRequest {
     pub group: Option<String>,
     pub same_host: Vec<String>,
     pub different_host: Vec<String>,
+    pub networks: crate::network::NetworkRequest,
+    /// Security group names (or ids) for the server's ports.
+    pub security_groups: Vec<String>,
 }
 
 /// What a create produced.
@@ -102,6 +105,7 @@ impl App {
             Some(g) => Some(self.server_group_spec(ctx, g).await?),
             None => None,
         };
+        let (networks, security_groups) = self.validate_networks(ctx, &project, req.networks.clone(), &req.security_groups, req.max_count).await?;
         // Quota: the largest count that fits, refused if min_count does not.
         let mut count = self.quota_check_instances_range(ctx, &project, &user, req.min_count as i64, req.max_count as i64, flavor.vcpus, flavor.memory_mb).await?.max(0) as usize;
         if let Some(g) = &group {
@@ -135,6 +139,8 @@ impl App {
             same_host: req.same_host.clone(),
             different_host: req.different_host.clone(),
             requested_host: None,
+            networks,
+            security_groups,
         };
         let mut instances = Vec::new();
         for n in 0..count {
@@ -174,6 +180,7 @@ impl App {
                 metadata: req.metadata.clone(),
                 system_metadata: system_metadata.clone(),
                 tags: req.tags.clone(),
+                network_info: vec![],
             };
             idb::instance_create(&self.db, &i).await?;
             self.request_spec_save(&i.uuid, &spec).await?;

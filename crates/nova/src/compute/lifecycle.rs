@@ -69,10 +69,13 @@ impl ComputeManager {
             }
             "get_host_uptime" => self.driver.host_uptime().await.map(Value::String).map_err(|e| e.to_string()),
             "external_instance_event" => {
-                let ((uuid, name, status), _): ((String, String, String), RpcContext) = rpc::decode(m)?;
-                // Nothing on this host waits on network or volume events yet (the Neutron and
-                // Cinder wiring will); the event is acknowledged and logged.
+                let ((uuid, name, status), ctx): ((String, String, String), RpcContext) = rpc::decode(m)?;
                 tracing::info!(instance = %uuid, event = %name, %status, host = %self.host, "external instance event");
+                // Neutron says the ports changed (a floating IP, an address, a port gone or
+                // up): the info cache is read again. Nothing here waits on volume events yet.
+                if name.starts_with("network-") && self.network.is_some() {
+                    self.refresh_network_info(&ctx, &uuid).await?;
+                }
                 Ok(Value::Null)
             }
             "get_diagnostics" => {
@@ -86,6 +89,7 @@ impl ComputeManager {
             }
             "finish_resize" => {
                 let ((i, power_on), _): ((Instance, bool), RpcContext) = rpc::decode(m)?;
+                self.bind_ports(&i, Some(&self.host)).await?;
                 done(self.driver.finish_migration(&i, power_on).await.map_err(|e| e.to_string()))
             }
             "confirm_resize" => {
@@ -98,10 +102,12 @@ impl ComputeManager {
             }
             "finish_revert_resize" => {
                 let ((i, power_on), _): ((Instance, bool), RpcContext) = rpc::decode(m)?;
+                self.bind_ports(&i, Some(&self.host)).await?;
                 done(self.driver.finish_revert_migration(&i, power_on).await.map_err(|e| e.to_string()))
             }
             "live_migration_in" => {
                 let ((i, state), _): ((Instance, PowerState), RpcContext) = rpc::decode(m)?;
+                self.bind_ports(&i, Some(&self.host)).await?;
                 done(self.driver.receive_live_migration(&i, state).await.map_err(|e| e.to_string()))
             }
             other => Err(format!("compute has no method {other}")),
@@ -116,6 +122,8 @@ impl ComputeManager {
         let outcome = async {
             if !a.evacuate {
                 self.driver.destroy(&instance).await.map_err(|e| e.to_string())?;
+            } else {
+                self.bind_ports(&instance, Some(&self.host)).await?;
             }
             self.update(ctx, &a.instance, InstanceUpdate { task_state: TaskPatch::Set("rebuild_spawning".into()), ..Default::default() }).await?;
             self.driver.spawn(&instance).await.map_err(|e| e.to_string())?;
@@ -214,7 +222,11 @@ impl ComputeManager {
     async fn shelve_offload(&self, ctx: &RpcContext, uuid: &str) -> Result<(), String> {
         let start = now();
         let instance: Instance = self.conductor("instance_get", &uuid, ctx).await?;
-        let outcome = self.driver.destroy(&instance).await.map_err(|e| e.to_string());
+        let mut outcome = self.driver.destroy(&instance).await.map_err(|e| e.to_string());
+        if outcome.is_ok() {
+            // The ports stay the instance's, bound to no host until it is unshelved.
+            outcome = self.bind_ports(&instance, None).await;
+        }
         match &outcome {
             Ok(()) => self.conductor::<_, Value>("shelve_offloaded", &uuid, ctx).await.map(|_| ())?,
             Err(_) => self.update(ctx, uuid, InstanceUpdate { task_state: TaskPatch::Clear, ..Default::default() }).await.map(|_| ())?,
@@ -237,6 +249,7 @@ impl ComputeManager {
                 if let Some(img) = &shelved_image {
                     from_snapshot.image_ref = Some(img.clone());
                 }
+                self.bind_ports(&instance, Some(&self.host)).await?;
                 self.driver.spawn(&from_snapshot).await.map_err(|e| e.to_string())
             } else {
                 self.driver.power_on(&instance).await.map_err(|e| e.to_string())

@@ -155,6 +155,8 @@ impl Conductor {
                 same_host: vec![],
                 different_host: vec![],
                 requested_host: None,
+                networks: Default::default(),
+                security_groups: vec![],
             },
         })
     }

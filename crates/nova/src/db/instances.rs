@@ -46,6 +46,9 @@ pub struct Instance {
     pub metadata: BTreeMap<String, String>,
     pub system_metadata: BTreeMap<String, String>,
     pub tags: Vec<String>,
+    /// The info cache: the instance's ports as the network service last described them.
+    #[serde(default)]
+    pub network_info: Vec<crate::network::Vif>,
 }
 
 const COLUMNS: &str = "uuid, display_name, display_description, hostname, project_id, user_id, image_ref, flavor, vm_state, task_state, power_state, host, node, availability_zone, key_name, key_data, user_data, config_drive, locked_by, locked_reason, access_ip_v4, access_ip_v6, progress, launch_index, reservation_id, launched_at, terminated_at, created_at, updated_at, deleted_at, deleted";
@@ -88,10 +91,11 @@ fn from_row(r: &Row) -> Result<Instance, DbError> {
         metadata: BTreeMap::new(),
         system_metadata: BTreeMap::new(),
         tags: Vec::new(),
+        network_info: Vec::new(),
     })
 }
 
-/// Fills metadata, system metadata and tags.
+/// Fills metadata, system metadata, tags and the info cache.
 async fn decorate(db: &Db, mut list: Vec<Instance>) -> Result<Vec<Instance>, DbError> {
     for i in &mut list {
         for r in db.fetch_all("SELECT meta_key, meta_value FROM instance_metadata WHERE instance_uuid = ?", params![&i.uuid]).await? {
@@ -102,6 +106,9 @@ async fn decorate(db: &Db, mut list: Vec<Instance>) -> Result<Vec<Instance>, DbE
         }
         for r in db.fetch_all("SELECT tag FROM tags WHERE resource_id = ? ORDER BY tag", params![&i.uuid]).await? {
             i.tags.push(r.str("tag")?);
+        }
+        if let Some(r) = db.fetch_optional("SELECT network_info FROM instance_info_caches WHERE instance_uuid = ?", params![&i.uuid]).await? {
+            i.network_info = serde_json::from_str(&r.str("network_info")?).map_err(|e| DbError::Decode { column: "network_info".into(), message: e.to_string() })?;
         }
     }
     Ok(list)
@@ -210,6 +217,16 @@ pub async fn instance_save(db: &Db, i: &Instance, expected_task_states: Option<&
     write_children(&mut tx, i).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Replaces the info cache of an instance (written apart from the instance row, so a save of
+/// other attributes never brings back an older cache).
+pub async fn info_cache_update(db: &Db, uuid: &str, vifs: &[crate::network::Vif], at: i64) -> Result<(), DbError> {
+    let nw = serde_json::to_string(vifs).map_err(|e| DbError::Decode { column: "network_info".into(), message: e.to_string() })?;
+    let mut tx = db.begin().await?;
+    tx.exec("DELETE FROM instance_info_caches WHERE instance_uuid = ?", params![uuid]).await?;
+    tx.exec("INSERT INTO instance_info_caches (instance_uuid, network_info, updated_at) VALUES (?, ?, ?)", params![uuid, nw, at]).await?;
+    tx.commit().await
 }
 
 /// A fault recorded on an instance (shown as `fault` while it is in ERROR).

@@ -33,7 +33,8 @@ pub const API_MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "key_pairs.id", up: &["ALTER TABLE key_pairs ADD COLUMN id BIGINT NOT NULL DEFAULT 0"] },
 ];
 
-pub const CELL_MIGRATIONS: &[Migration] = &[Migration {
+pub const CELL_MIGRATIONS: &[Migration] = &[
+Migration {
     version: 1,
     name: "initial nova (cell) schema",
     up: &[
@@ -56,4 +57,7 @@ pub const CELL_MIGRATIONS: &[Migration] = &[Migration {
         "CREATE TABLE migrations (id BIGINT PRIMARY KEY, uuid VARCHAR(36) NOT NULL, instance_uuid VARCHAR(36) NOT NULL, source_compute VARCHAR(255), dest_compute VARCHAR(255), source_node VARCHAR(255), dest_node VARCHAR(255), old_flavor TEXT, new_flavor TEXT, migration_type VARCHAR(32) NOT NULL, status VARCHAR(255) NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
         "CREATE INDEX migrations_instance ON migrations (instance_uuid)",
     ],
-}];
+},
+// The info cache (upstream's instance_info_caches): the instance's ports as JSON.
+Migration { version: 2, name: "instance_info_caches", up: &["CREATE TABLE instance_info_caches (instance_uuid VARCHAR(36) PRIMARY KEY, network_info TEXT NOT NULL, updated_at BIGINT NOT NULL)"] },
+];

@@ -49,6 +49,9 @@ struct FakeInstance {
     rescued: bool,
     #[serde(default)]
     config_drive: bool,
+    /// The MAC addresses of the plugged VIFs, by port id.
+    #[serde(default)]
+    vifs: BTreeMap<String, String>,
 }
 
 /// The fake disk's size: small, but a real raw image.
@@ -106,6 +109,7 @@ impl FakeDriver {
             spawned_at: crate::app::now(),
             rescued: false,
             config_drive: instance.config_drive.as_deref().is_some_and(|c| !c.is_empty()),
+            vifs: instance.network_info.iter().map(|v| (v.id.clone(), v.address.clone())).collect(),
         }
     }
 
@@ -321,6 +325,28 @@ impl VirtDriver for FakeDriver {
         all.insert(instance.uuid.clone(), self.guest(instance, state, "live-migrated in"));
         self.persist(&all).await
     }
+
+    async fn attach_interface(&self, instance: &Instance, vif: &crate::network::Vif) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        let g = all.get_mut(&instance.uuid).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        if g.vifs.contains_key(&vif.id) {
+            return Err(VirtError::Failed(format!("interface {} is already plugged into {}", vif.id, instance.uuid)));
+        }
+        g.vifs.insert(vif.id.clone(), vif.address.clone());
+        g.console.push(format!("virtio-net: link up on {} ({})", vif.devname, vif.address));
+        self.persist(&all).await
+    }
+
+    async fn detach_interface(&self, instance: &Instance, vif_id: &str) -> Result<(), VirtError> {
+        self.settle().await;
+        let mut all = self.instances.lock().await;
+        let g = all.get_mut(&instance.uuid).ok_or_else(|| VirtError::NotFound(instance.uuid.clone()))?;
+        if let Some(mac) = g.vifs.remove(vif_id) {
+            g.console.push(format!("virtio-net: {mac} removed"));
+        }
+        self.persist(&all).await
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +408,7 @@ mod tests {
             metadata: Default::default(),
             system_metadata: Default::default(),
             tags: vec![],
+            network_info: vec![],
         }
     }
 

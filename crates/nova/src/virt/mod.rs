@@ -89,6 +89,11 @@ pub trait VirtDriver: Send + Sync {
     async fn host_uptime(&self) -> Result<String, VirtError>;
     /// Live migration, on the destination: take over the running guest in `state`.
     async fn receive_live_migration(&self, instance: &Instance, state: PowerState) -> Result<(), VirtError>;
+    /// Plugs a VIF into a running (or stopped) guest (os-interface attach). `spawn` plugs
+    /// the VIFs of `instance.network_info` itself.
+    async fn attach_interface(&self, instance: &Instance, vif: &crate::network::Vif) -> Result<(), VirtError>;
+    /// Unplugs a VIF; one that is not plugged is already gone.
+    async fn detach_interface(&self, instance: &Instance, vif_id: &str) -> Result<(), VirtError>;
 }
 
 /// A guest disk captured as an image.
