@@ -30,6 +30,8 @@ mod subnets;
 mod listing;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/nova_notifier.rs"]
+mod nova_notifier;
 
 pub const DEFAULT_CONF: &str = "[ml2]\ntenant_network_types = vxlan\n[ml2_type_vxlan]\nvni_ranges = 1:1000\n[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:100:102\n[ml2_type_flat]\nflat_networks = *\n";
 

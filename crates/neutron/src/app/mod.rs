@@ -57,6 +57,7 @@ use db::Db;
 use serde_json::{json, Value};
 
 use crate::config::NeutronConfig;
+use crate::notifiers::nova::{NovaEvent, NovaNotifier};
 use crate::db::Kind;
 use crate::error::{NeutronError, Result};
 
@@ -68,6 +69,8 @@ pub struct App {
     pub db: Db,
     pub cfg: NeutronConfig,
     pub policy: Enforcer,
+    /// Where port events for Nova go (none: Nova is not told).
+    nova: std::sync::OnceLock<Arc<dyn NovaNotifier>>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -79,7 +82,37 @@ impl App {
             _ => None,
         };
         let policy = Enforcer::new(crate::policy::DEFAULTS, overrides.as_deref(), true).map_err(|e| NeutronError::Internal(format!("policy: {e}")))?;
-        Ok(Arc::new(App { db, cfg, policy }))
+        Ok(Arc::new(App { db, cfg, policy, nova: std::sync::OnceLock::new() }))
+    }
+
+    /// Sends Nova's events through `notifier` from now on (set once, at start-up).
+    pub fn set_nova_notifier(&self, notifier: Arc<dyn NovaNotifier>) {
+        if self.nova.set(notifier).is_err() {
+            tracing::warn!("a Nova notifier was already set; keeping the first");
+        }
+    }
+
+    /// Sends `events` to Nova from a task of its own, after the transaction that caused
+    /// them committed: the API call neither waits for Nova nor fails with it.
+    pub fn notify_nova(&self, events: Vec<NovaEvent>) {
+        let Some(notifier) = self.nova.get().cloned() else { return };
+        if events.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            match notifier.send_events(&events).await {
+                Ok(()) => tracing::debug!(?events, "Nova notified"),
+                Err(e) => {
+                    let mut chain = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        chain.push_str(&format!(": {s}"));
+                        source = s.source();
+                    }
+                    tracing::warn!(error = %chain, ?events, "failed to notify Nova of port events");
+                }
+            }
+        });
     }
 
     /// Whether `rule` passes for the caller on `target`.
