@@ -128,6 +128,9 @@ pub const DEFAULTS: &[RuleDefault] = &[
     rule("update_subnetpool", MEMBER, "Update a subnetpool"),
     rule("update_subnetpool:is_default", ADMIN, "Update is_default attribute of a subnetpool"),
     rule("delete_subnetpool", MEMBER, "Delete a subnetpool"),
+    // auto-allocated topology
+    rule("get_auto_allocated_topology", READER, "Get a project's auto-allocated topology"),
+    rule("delete_auto_allocated_topology", MEMBER, "Delete a project's auto-allocated topology"),
     rule("get_network_ip_availability", ADMIN, "Get network IP availability"),
     // quotas
     rule("get_quota", READER, "Get a resource quota"),

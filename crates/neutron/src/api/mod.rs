@@ -69,7 +69,8 @@ pub fn router(app: SharedApp, validator: Arc<dyn TokenValidator>) -> Router {
         .route("/v2.0/quotas", get(quota_list))
         .route("/v2.0/quotas/{project_id}", get(quota_show).put(quota_update).delete(quota_delete))
         .route("/v2.0/quotas/{project_id}/default", get(quota_default))
-        .route("/v2.0/quotas/{project_id}/details", get(quota_details));
+        .route("/v2.0/quotas/{project_id}/details", get(quota_details))
+        .route("/v2.0/auto-allocated-topology/{project_id}", get(auto_allocated_topology_show).delete(auto_allocated_topology_delete));
     for (kind, path) in COLLECTIONS {
         protected = protected.merge(collection(*kind, path));
     }
@@ -340,5 +341,17 @@ async fn quota_update(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project)
 
 async fn quota_delete(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project): Path<String>) -> Result<StatusCode> {
     app.quota_delete(&ctx, &project).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v2.0/auto-allocated-topology/{project_id}` (builds it on first call; `?fields=dry-run`
+/// only checks the requirements).
+async fn auto_allocated_topology_show(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project): Path<String>, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+    Ok(Json(json!({"auto_allocated_topology": app.auto_allocated_topology_get(&ctx, &project, &fields_of(q)).await?})))
+}
+
+/// `DELETE /v2.0/auto-allocated-topology/{project_id}`
+async fn auto_allocated_topology_delete(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project): Path<String>) -> Result<StatusCode> {
+    app.auto_allocated_topology_delete(&ctx, &project).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,6 +35,7 @@ macro_rules! retrying {
     }};
 }
 
+pub mod auto_allocate;
 pub mod input;
 pub mod ip_availability;
 pub mod ipam;

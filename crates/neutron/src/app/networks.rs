@@ -214,6 +214,9 @@ impl App {
         let mtu = input.opt_int("mtu")?;
         let hints = input.opt_list("availability_zone_hints")?.unwrap_or_default();
         let id = common::ids::new_uuid();
+        if is_default == Some(true) && external == Some(true) {
+            self.check_one_default_external_network(&id).await?;
+        }
         let record = retrying!(self, tx, {
             self.quota_check(&mut tx, &project_id, "network", 1).await?;
             let seg = self.segment_reserve(&mut tx, requested.clone(), &id).await?;
@@ -273,6 +276,9 @@ impl App {
         let record = retrying!(self, tx, {
             let mut n = record_get_tx(&mut tx, Kind::Network, id).await?.ok_or_else(|| NeutronError::NetworkNotFound(id.to_string()))?;
             check_revision(&n, if_match)?;
+            if is_default == Some(true) && external.unwrap_or(n["router:external"] == json!(true)) {
+                self.check_one_default_external_network(id).await?;
+            }
             if shared == Some(false) && n["shared"] == json!(true) {
                 let owner = str_of(&n, "project_id").to_string();
                 let ports = record_list_by_tx(&mut tx, Kind::Port, "network_id", id).await?;
@@ -309,6 +315,15 @@ impl App {
             Ok(n)
         })?;
         self.render_one(ctx, Kind::Network, &record).await
+    }
+
+    /// There is at most one default external network (the one auto-allocation uplinks to).
+    async fn check_one_default_external_network(&self, id: &str) -> Result<()> {
+        let networks = crate::db::records::record_list(&self.db, Kind::Network).await?;
+        match networks.iter().find(|n| n["router:external"] == json!(true) && n["is_default"] == json!(true) && str_of(n, "id") != id) {
+            Some(n) => Err(NeutronError::DefaultExternalNetworkExists(str_of(n, "id").to_string())),
+            None => Ok(()),
+        }
     }
 
     /// Deletes a network and its subnets; refused while ports other than DHCP ports remain

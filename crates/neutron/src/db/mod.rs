@@ -2,6 +2,7 @@
 //! (see `schema`); `records` reads and writes them for every kind, `ipam` holds the address
 //! allocations, `segments` the provider segment allocations, `quotas` the per-project limits.
 
+pub mod auto_allocate;
 pub mod ipam;
 pub mod quotas;
 pub mod records;
