@@ -51,6 +51,7 @@ const COLLECTIONS: &[(Kind, &str)] = &[
     (Kind::SecurityGroup, "security-groups"),
     (Kind::SecurityGroupRule, "security-group-rules"),
     (Kind::SubnetPool, "subnetpools"),
+    (Kind::RbacPolicy, "rbac-policies"),
 ];
 
 /// The whole Neutron router; `validator` checks tokens (in-process Keystone or over HTTP).
@@ -157,6 +158,7 @@ async fn create_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, input: In
         Kind::SecurityGroup => app.security_group_create(ctx, input).await,
         Kind::SecurityGroupRule => app.security_group_rule_create(ctx, input).await,
         Kind::SubnetPool => app.subnet_pool_create(ctx, input).await,
+        Kind::RbacPolicy => app.rbac_policy_create(ctx, input).await,
     }
 }
 
@@ -170,6 +172,7 @@ async fn update_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, id: &str,
         Kind::SecurityGroup => app.security_group_update(ctx, id, input, rev).await,
         Kind::SecurityGroupRule => Err(NeutronError::MethodNotAllowed),
         Kind::SubnetPool => app.subnet_pool_update(ctx, id, input, rev).await,
+        Kind::RbacPolicy => app.rbac_policy_update(ctx, id, input).await,
     }
 }
 
@@ -183,11 +186,12 @@ async fn delete_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, id: &str)
         Kind::SecurityGroup => app.security_group_delete(ctx, id).await,
         Kind::SecurityGroupRule => app.security_group_rule_delete(ctx, id).await,
         Kind::SubnetPool => app.subnet_pool_delete(ctx, id).await,
+        Kind::RbacPolicy => app.rbac_policy_delete(ctx, id).await,
     }
 }
 
 fn taggable(kind: Kind) -> bool {
-    kind != Kind::SecurityGroupRule
+    !matches!(kind, Kind::SecurityGroupRule | Kind::RbacPolicy)
 }
 
 /// The routes of one collection: `/v2.0/<path>`, `/v2.0/<path>/{id}` and its tags.

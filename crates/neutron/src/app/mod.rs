@@ -43,6 +43,7 @@ pub mod listing;
 pub mod networks;
 pub mod ports;
 pub mod quotas;
+pub mod rbac_policies;
 pub mod routers;
 pub mod security_groups;
 pub mod subnet_pools;
@@ -178,6 +179,7 @@ pub fn not_found(kind: Kind, id: &str) -> NeutronError {
         Kind::SecurityGroup => NeutronError::SecurityGroupNotFound(id),
         Kind::SecurityGroupRule => NeutronError::SecurityGroupRuleNotFound(id),
         Kind::SubnetPool => NeutronError::SubnetPoolNotFound(id),
+        Kind::RbacPolicy => NeutronError::RbacPolicyNotFound { id, object_type: "network".into() },
     }
 }
 

@@ -250,6 +250,8 @@ impl App {
             standard_attributes(&mut body, description.clone(), true);
             let body = Value::Object(body);
             record_insert(&mut tx, Kind::Network, &body).await?;
+            Self::rbac_wildcard_sync(&mut tx, &body, "access_as_shared", shared == Some(true)).await?;
+            Self::rbac_wildcard_sync(&mut tx, &body, "access_as_external", external == Some(true)).await?;
             Ok(body)
         })?;
         self.render_one(ctx, Kind::Network, &record).await
@@ -280,9 +282,9 @@ impl App {
                 self.check_one_default_external_network(id).await?;
             }
             if shared == Some(false) && n["shared"] == json!(true) {
-                let owner = str_of(&n, "project_id").to_string();
-                let ports = record_list_by_tx(&mut tx, Kind::Port, "network_id", id).await?;
-                if ports.iter().any(|p| str_of(p, "project_id") != owner && !str_of(p, "project_id").is_empty()) {
+                // Projects with their own access_as_shared policy keep their ports.
+                let remaining: Vec<Value> = record_list_by_tx(&mut tx, Kind::RbacPolicy, "object_id", id).await?.into_iter().filter(|p| str_of(p, "target_tenant") != "*").collect();
+                if Self::rbac_check_unshare(&mut tx, &n, &remaining).await.is_err() {
                     return Err(NeutronError::InvalidSharedSetting { network: id.to_string() });
                 }
             }
@@ -312,6 +314,12 @@ impl App {
             }
             bump_revision(&mut n);
             record_update(&mut tx, Kind::Network, &n).await?;
+            if let Some(v) = shared {
+                Self::rbac_wildcard_sync(&mut tx, &n, "access_as_shared", v).await?;
+            }
+            if let Some(v) = external {
+                Self::rbac_wildcard_sync(&mut tx, &n, "access_as_external", v).await?;
+            }
             Ok(n)
         })?;
         self.render_one(ctx, Kind::Network, &record).await
@@ -356,6 +364,9 @@ impl App {
                 record_delete(&mut tx, Kind::Subnet, str_of(&s, "id")).await?;
             }
             segment_allocation_release(&mut tx, id).await?;
+            for p in record_list_by_tx(&mut tx, Kind::RbacPolicy, "object_id", id).await? {
+                record_delete(&mut tx, Kind::RbacPolicy, str_of(&p, "id")).await?;
+            }
             if !record_delete(&mut tx, Kind::Network, id).await? {
                 return Err(NeutronError::NetworkNotFound(id.to_string()));
             }

@@ -51,4 +51,11 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     name: "auto-allocated topologies",
     // One topology per project: the key is what makes two concurrent first calls agree.
     up: &["CREATE TABLE auto_allocated_topologies (project_id VARCHAR(255) NOT NULL PRIMARY KEY, network_id VARCHAR(36) NOT NULL, router_id VARCHAR(36) NOT NULL)"],
+}, Migration {
+    version: 4,
+    name: "rbac policies",
+    up: &[
+        "CREATE TABLE rbac_policies (id VARCHAR(36) NOT NULL PRIMARY KEY, project_id VARCHAR(255) NOT NULL, object_id VARCHAR(36) NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        "CREATE INDEX rbac_policies_object_idx ON rbac_policies (object_id)",
+    ],
 }];
