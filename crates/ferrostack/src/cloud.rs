@@ -374,7 +374,9 @@ pub async fn start_placement(app: placement::SharedApp, bind: &str, validator: s
 /// options in one file, under upstream's names. Project networks are VXLAN (VNIs 1-1000),
 /// and any physical network may carry a flat provider network (the install guide's
 /// `provider` network), as the self-service option of the install guide sets up.
-fn default_neutron_conf(data_dir: &Path, host: &str, port: u16) -> String {
+/// The `[nova]` section names the `neutron` service user that tells Nova about ports
+/// (`ferrostack up` keeps it); without an `auth_url` there, Nova is not notified.
+fn default_neutron_conf(data_dir: &Path, host: &str, port: u16, keystone_port: u16, password: &str) -> String {
     format!(
         "# Neutron configuration for the Ferrostack all-in-one (neutron.conf + ml2_conf.ini, upstream option names).\n\
 [DEFAULT]\n\
@@ -403,6 +405,19 @@ vni_ranges = 1:1000\n\
 [quotas]\n\
 # quota_network = 100\n\
 # quota_port = 500\n\
+\n\
+[nova]\n\
+# The service user Neutron tells Nova about port changes as (os-server-external-events);\n\
+# ferrostack up keeps it. [DEFAULT] notify_nova_on_port_status_changes and\n\
+# notify_nova_on_port_data_changes (both true) choose which changes.\n\
+auth_url = http://{host}:{keystone_port}/v3\n\
+username = neutron\n\
+password = {password}\n\
+project_name = service\n\
+user_domain_name = Default\n\
+project_domain_name = Default\n\
+region_name = RegionOne\n\
+endpoint_type = public\n\
 \n\
 # Used by `ferrostack serve --services neutron` (the all-in-one validates tokens in-process).\n\
 [keystone_authtoken]\n\
@@ -563,9 +578,12 @@ pub async fn up(a: UpArgs) -> Result<(), CliError> {
     app.ensure_service_user(&nova_creds.username, &nova_creds.password).await?;
     let qconf = crate::config_path(&etc, "neutron");
     if !qconf.exists() {
-        std::fs::write(&qconf, default_neutron_conf(&data_dir, &a.host, a.neutron_port)).map_err(io("cannot write neutron.conf"))?;
+        std::fs::write(&qconf, default_neutron_conf(&data_dir, &a.host, a.neutron_port, port, &random_password())).map_err(io("cannot write neutron.conf"))?;
     }
     let (neutron_app, qcfg) = open_neutron(&qconf).await?;
+    if let Some(n) = &neutron_app.cfg.nova {
+        app.ensure_service_user(&n.username, &n.password).await?;
+    }
     let neutron_port = qcfg.get_int("DEFAULT", "bind_port", i64::from(a.neutron_port))?;
     let neutron_bind = format!("{}:{}", qcfg.get_or("DEFAULT", "bind_host", &a.host), neutron_port);
     let neutron_url = format!("http://{}:{}", a.host, neutron_port);

@@ -2,10 +2,13 @@
 //! writes them), under upstream's names: `[database] connection`, `[DEFAULT] bind_host/bind_port`,
 //! `[ml2] type_drivers, tenant_network_types`, `[ml2_type_vxlan] vni_ranges`,
 //! `[ml2_type_vlan] network_vlan_ranges`, `[ml2_type_flat] flat_networks`, `[ml2] path_mtu`,
-//! `[quotas] quota_*`, `[oslo_policy] policy_file`.
+//! `[quotas] quota_*`, `[oslo_policy] policy_file`, and the Nova notifier's
+//! `[DEFAULT] notify_nova_on_port_status_changes/notify_nova_on_port_data_changes` with the
+//! `[nova]` section it authenticates with.
 
 use std::path::PathBuf;
 
+use auth::service_auth::ServiceCredentials;
 use common::config::{Config, ConfigError};
 
 /// One `physnet:min:max` entry of `network_vlan_ranges` (a physnet with no range may only
@@ -37,6 +40,13 @@ pub struct NeutronConfig {
     pub quotas: Vec<(String, i64)>,
     /// `[DEFAULT] pagination_max_limit` (-1 = unlimited).
     pub pagination_max_limit: Option<usize>,
+    /// `[DEFAULT] notify_nova_on_port_status_changes` (true): network-vif-plugged/unplugged.
+    pub notify_nova_on_port_status_changes: bool,
+    /// `[DEFAULT] notify_nova_on_port_data_changes` (true): network-changed, network-vif-deleted.
+    pub notify_nova_on_port_data_changes: bool,
+    /// `[nova]`: the service user Neutron tells Nova about port changes as; None without an
+    /// `auth_url` (then Nova is not notified).
+    pub nova: Option<ServiceCredentials>,
 }
 
 /// The resources with quotas and upstream's default limits.
@@ -61,6 +71,31 @@ fn parse_range(section: &str, key: &str, entry: &str, lo: &str, hi: &str, max: i
         return Err(invalid(section, key, entry, &format!("range must lie within 1..{max} with MIN <= MAX")));
     }
     Ok((a, b))
+}
+
+/// The `[nova]` section (keystoneauth's password plugin options, `region_name` and
+/// `endpoint_type` as upstream); None when it has no `auth_url`.
+fn nova_credentials(cfg: &Config) -> Result<Option<ServiceCredentials>, ConfigError> {
+    let s = "nova";
+    let Some(auth_url) = cfg.get(s, "auth_url").filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+    let need = |k: &str| cfg.get(s, k).map(str::to_string).ok_or_else(|| invalid(s, k, "", "required when [nova] auth_url is set"));
+    let interface = match cfg.get_or(s, "endpoint_type", "public") {
+        "public" | "publicURL" => "public",
+        "internal" | "internalURL" => "internal",
+        "admin" | "adminURL" => "admin",
+        other => return Err(invalid(s, "endpoint_type", other, "expected public, internal or admin")),
+    };
+    Ok(Some(ServiceCredentials {
+        auth_url: auth_url.to_string(),
+        username: need("username")?,
+        password: need("password")?,
+        project_name: cfg.get_or(s, "project_name", "service").to_string(),
+        user_domain_name: cfg.get_or(s, "user_domain_name", "Default").to_string(),
+        project_domain_name: cfg.get_or(s, "project_domain_name", "Default").to_string(),
+        region_name: cfg.get(s, "region_name").map(str::to_string),
+        interface: interface.to_string(),
+        endpoint_overrides: cfg.get(s, "endpoint_override").map(|e| [("compute".to_string(), e.to_string())].into_iter().collect()).unwrap_or_default(),
+    }))
 }
 
 impl NeutronConfig {
@@ -109,6 +144,7 @@ impl NeutronConfig {
             quotas.push((resource.to_string(), cfg.get_int("quotas", &format!("quota_{resource}"), *default)?));
         }
         let max = cfg.get_int("DEFAULT", "pagination_max_limit", -1)?;
+        let nova = nova_credentials(cfg)?;
         Ok(Self {
             connection,
             bind: format!("{host}:{port}"),
@@ -121,6 +157,9 @@ impl NeutronConfig {
             global_physnet_mtu: cfg.get_int("DEFAULT", "global_physnet_mtu", 1500)?,
             quotas,
             pagination_max_limit: usize::try_from(max).ok().filter(|m| *m > 0),
+            notify_nova_on_port_status_changes: cfg.get_bool("DEFAULT", "notify_nova_on_port_status_changes", true)?,
+            notify_nova_on_port_data_changes: cfg.get_bool("DEFAULT", "notify_nova_on_port_data_changes", true)?,
+            nova,
         })
     }
 
@@ -155,6 +194,23 @@ mod tests {
         let bad = Config::parse("[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:200:100\n", "t").unwrap();
         assert!(NeutronConfig::from_config(&bad, std::path::Path::new("/tmp")).is_err());
         let bad = Config::parse("[ml2]\ntenant_network_types = gre\n", "t").unwrap();
+        assert!(NeutronConfig::from_config(&bad, std::path::Path::new("/tmp")).is_err());
+    }
+
+    #[test]
+    fn parses_the_nova_notifier_options() {
+        let c = NeutronConfig::from_config(&Config::parse("", "t").unwrap(), std::path::Path::new("/tmp")).unwrap();
+        assert!(c.nova.is_none() && c.notify_nova_on_port_status_changes && c.notify_nova_on_port_data_changes);
+        let cfg = Config::parse(
+            "[DEFAULT]\nnotify_nova_on_port_data_changes = false\n[nova]\nauth_url = http://k:5000/v3\nusername = neutron\npassword = pw\nregion_name = RegionOne\nendpoint_type = internal\n",
+            "t",
+        )
+        .unwrap();
+        let c = NeutronConfig::from_config(&cfg, std::path::Path::new("/tmp")).unwrap();
+        assert!(!c.notify_nova_on_port_data_changes && c.notify_nova_on_port_status_changes);
+        let n = c.nova.unwrap();
+        assert_eq!((n.username.as_str(), n.project_name.as_str(), n.interface.as_str(), n.region_name.as_deref()), ("neutron", "service", "internal", Some("RegionOne")));
+        let bad = Config::parse("[nova]\nauth_url = http://k:5000/v3\nusername = neutron\n", "t").unwrap();
         assert!(NeutronConfig::from_config(&bad, std::path::Path::new("/tmp")).is_err());
     }
 }

@@ -105,6 +105,10 @@ pub enum NeutronError {
     AgentNotFound(String),
     #[error("Extension with alias {0} does not exist")]
     ExtensionNotFound(String),
+    #[error("RBAC policy of type {object_type} with ID {id} not found")]
+    RbacPolicyNotFound { id: String, object_type: String },
+    #[error("Invalid action '{action}' for object type '{object_type}'. Valid actions: {valid_actions}")]
+    InvalidActionForType { action: String, object_type: String, valid_actions: String },
     #[error("Quota for project {0} could not be found.")]
     ProjectQuotaNotFound(String),
     #[error("{0}")]
@@ -158,6 +162,14 @@ pub enum NeutronError {
     InvalidSharedSetting { network: String },
     #[error("{0}")]
     Conflict(String),
+    #[error("Deployment error: {0}.")]
+    AutoAllocationFailure(String),
+    #[error("A default external network already exists: {0}.")]
+    DefaultExternalNetworkExists(String),
+    #[error("RBAC policy on object {object_id} cannot be removed because other objects depend on it.\nDetails: {details}")]
+    RbacPolicyInUse { object_id: String, details: String },
+    #[error("An RBAC policy already exists with those values.")]
+    DuplicateRbacPolicy,
     #[error("Operation {op} is not supported for device_owner {device_owner} on port {port_id}.")]
     UnsupportedPortDeviceOwner { op: String, device_owner: String, port_id: String },
     #[error("Unable to complete the operation on port {0} because the port still has an associated floating IP.")]
@@ -213,7 +225,8 @@ impl NeutronError {
             | E::MinPrefixSubnetAllocationError { .. }
             | E::MaxPrefixSubnetAllocationError { .. }
             | E::SubnetPoolDeleteError(_)
-            | E::IllegalSubnetPoolPrefixUpdate(_) => StatusCode::BAD_REQUEST,
+            | E::IllegalSubnetPoolPrefixUpdate(_)
+            | E::InvalidActionForType { .. } => StatusCode::BAD_REQUEST,
             E::Unauthorized => StatusCode::UNAUTHORIZED,
             E::PolicyNotAuthorized { .. } => StatusCode::FORBIDDEN,
             E::NetworkNotFound(_)
@@ -230,6 +243,7 @@ impl NeutronError {
             | E::ExtensionNotFound(_)
             | E::AgentNotFound(_)
             | E::ProjectQuotaNotFound(_)
+            | E::RbacPolicyNotFound { .. }
             | E::NotFound(_) => StatusCode::NOT_FOUND,
             E::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             E::RevisionNumberConstraintFailed(..) => StatusCode::PRECONDITION_FAILED,
@@ -317,6 +331,12 @@ impl NeutronError {
             E::ExternalNetworkInUse(_) => "ExternalNetworkInUse",
             E::InvalidSharedSetting { .. } => "InvalidSharedSetting",
             E::Conflict(_) => "Conflict",
+            E::AutoAllocationFailure(_) => "AutoAllocationFailure",
+            E::DefaultExternalNetworkExists(_) => "DefaultExternalNetworkExists",
+            E::RbacPolicyInUse { .. } => "RbacPolicyInUse",
+            E::DuplicateRbacPolicy => "DuplicateRbacPolicy",
+            E::RbacPolicyNotFound { .. } => "RbacPolicyNotFound",
+            E::InvalidActionForType { .. } => "InvalidActionForType",
             E::UnsupportedPortDeviceOwner { .. } => "UnsupportedPortDeviceOwner",
             E::FipAssociated(_) => "FipAssociated",
             E::RouterInterfaceAttachmentConflict(_) => "RouterInterfaceAttachmentConflict",

@@ -10,6 +10,7 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod notifiers;
 pub mod policy;
 
 pub use api::router;
@@ -21,7 +22,17 @@ pub use error::NeutronError;
 pub async fn open(cfg: NeutronConfig) -> Result<SharedApp, NeutronError> {
     let db = ::db::Db::connect(&cfg.connection).await?;
     ::db::migrate::run(&db, "neutron", db::schema::MIGRATIONS).await.map_err(|e| NeutronError::Internal(e.to_string()))?;
-    App::new(cfg, db)
+    let nova = cfg.nova.clone();
+    let app = App::new(cfg, db)?;
+    match nova {
+        Some(creds) => {
+            tracing::info!(auth_url = %creds.auth_url, user = %creds.username, "Nova will be told about port changes (os-server-external-events)");
+            let auth = std::sync::Arc::new(auth::service_auth::ServiceAuth::new(creds));
+            app.set_nova_notifier(std::sync::Arc::new(notifiers::nova::RestNovaNotifier::new(auth)));
+        }
+        None => tracing::info!("[nova] has no auth_url: Nova will not be told about port changes"),
+    }
+    Ok(app)
 }
 
 /// Applies Neutron's migrations (`neutron-db-manage upgrade heads`).

@@ -128,6 +128,16 @@ pub const DEFAULTS: &[RuleDefault] = &[
     rule("update_subnetpool", MEMBER, "Update a subnetpool"),
     rule("update_subnetpool:is_default", ADMIN, "Update is_default attribute of a subnetpool"),
     rule("delete_subnetpool", MEMBER, "Delete a subnetpool"),
+    // rbac policies (a '*' target is the admin's, as upstream's restrict_wildcard)
+    rule("create_rbac_policy", MEMBER, "Create an RBAC policy"),
+    rule("create_rbac_policy:target_tenant", ADMIN, "Create an RBAC policy for every project ('*')"),
+    rule("get_rbac_policy", READER, "Get an RBAC policy"),
+    rule("update_rbac_policy", MEMBER, "Update an RBAC policy"),
+    rule("update_rbac_policy:target_tenant", ADMIN, "Update the target of an RBAC policy to every project ('*')"),
+    rule("delete_rbac_policy", MEMBER, "Delete an RBAC policy"),
+    // auto-allocated topology
+    rule("get_auto_allocated_topology", READER, "Get a project's auto-allocated topology"),
+    rule("delete_auto_allocated_topology", MEMBER, "Delete a project's auto-allocated topology"),
     rule("get_network_ip_availability", ADMIN, "Get network IP availability"),
     // quotas
     rule("get_quota", READER, "Get a resource quota"),

@@ -30,6 +30,12 @@ mod subnets;
 mod listing;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/nova_notifier.rs"]
+mod nova_notifier;
+#[path = "api/auto_allocate.rs"]
+mod auto_allocate;
+#[path = "api/rbac.rs"]
+mod rbac;
 
 pub const DEFAULT_CONF: &str = "[ml2]\ntenant_network_types = vxlan\n[ml2_type_vxlan]\nvni_ranges = 1:1000\n[ml2_type_vlan]\nnetwork_vlan_ranges = physnet1:100:102\n[ml2_type_flat]\nflat_networks = *\n";
 
@@ -202,7 +208,7 @@ async fn versions_extensions_and_auth() {
     assert!(names.contains(&"networks") && names.contains(&"security_groups"));
     let r = c.call(Method::GET, "/v2.0/extensions", None).await;
     let aliases: Vec<&str> = r.body["extensions"].as_array().unwrap().iter().map(|x| x["alias"].as_str().unwrap()).collect();
-    for a in ["provider", "external-net", "router", "security-group", "quotas", "binding", "port-security", "standard-attr-tag", "subnet_allocation"] {
+    for a in ["provider", "external-net", "router", "security-group", "quotas", "binding", "port-security", "standard-attr-tag", "subnet_allocation", "auto-allocated-topology", "default-subnetpools", "rbac-policies"] {
         assert!(aliases.contains(&a), "{a} missing");
     }
     // Nothing that is not implemented is advertised.

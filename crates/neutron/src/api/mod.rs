@@ -51,6 +51,7 @@ const COLLECTIONS: &[(Kind, &str)] = &[
     (Kind::SecurityGroup, "security-groups"),
     (Kind::SecurityGroupRule, "security-group-rules"),
     (Kind::SubnetPool, "subnetpools"),
+    (Kind::RbacPolicy, "rbac-policies"),
 ];
 
 /// The whole Neutron router; `validator` checks tokens (in-process Keystone or over HTTP).
@@ -69,7 +70,8 @@ pub fn router(app: SharedApp, validator: Arc<dyn TokenValidator>) -> Router {
         .route("/v2.0/quotas", get(quota_list))
         .route("/v2.0/quotas/{project_id}", get(quota_show).put(quota_update).delete(quota_delete))
         .route("/v2.0/quotas/{project_id}/default", get(quota_default))
-        .route("/v2.0/quotas/{project_id}/details", get(quota_details));
+        .route("/v2.0/quotas/{project_id}/details", get(quota_details))
+        .route("/v2.0/auto-allocated-topology/{project_id}", get(auto_allocated_topology_show).delete(auto_allocated_topology_delete));
     for (kind, path) in COLLECTIONS {
         protected = protected.merge(collection(*kind, path));
     }
@@ -156,6 +158,7 @@ async fn create_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, input: In
         Kind::SecurityGroup => app.security_group_create(ctx, input).await,
         Kind::SecurityGroupRule => app.security_group_rule_create(ctx, input).await,
         Kind::SubnetPool => app.subnet_pool_create(ctx, input).await,
+        Kind::RbacPolicy => app.rbac_policy_create(ctx, input).await,
     }
 }
 
@@ -169,6 +172,7 @@ async fn update_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, id: &str,
         Kind::SecurityGroup => app.security_group_update(ctx, id, input, rev).await,
         Kind::SecurityGroupRule => Err(NeutronError::MethodNotAllowed),
         Kind::SubnetPool => app.subnet_pool_update(ctx, id, input, rev).await,
+        Kind::RbacPolicy => app.rbac_policy_update(ctx, id, input).await,
     }
 }
 
@@ -182,11 +186,12 @@ async fn delete_one(app: &SharedApp, ctx: &RequestContext, kind: Kind, id: &str)
         Kind::SecurityGroup => app.security_group_delete(ctx, id).await,
         Kind::SecurityGroupRule => app.security_group_rule_delete(ctx, id).await,
         Kind::SubnetPool => app.subnet_pool_delete(ctx, id).await,
+        Kind::RbacPolicy => app.rbac_policy_delete(ctx, id).await,
     }
 }
 
 fn taggable(kind: Kind) -> bool {
-    kind != Kind::SecurityGroupRule
+    !matches!(kind, Kind::SecurityGroupRule | Kind::RbacPolicy)
 }
 
 /// The routes of one collection: `/v2.0/<path>`, `/v2.0/<path>/{id}` and its tags.
@@ -340,5 +345,17 @@ async fn quota_update(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project)
 
 async fn quota_delete(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project): Path<String>) -> Result<StatusCode> {
     app.quota_delete(&ctx, &project).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v2.0/auto-allocated-topology/{project_id}` (builds it on first call; `?fields=dry-run`
+/// only checks the requirements).
+async fn auto_allocated_topology_show(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project): Path<String>, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+    Ok(Json(json!({"auto_allocated_topology": app.auto_allocated_topology_get(&ctx, &project, &fields_of(q)).await?})))
+}
+
+/// `DELETE /v2.0/auto-allocated-topology/{project_id}`
+async fn auto_allocated_topology_delete(Ctx(ctx): Ctx, State(app): State<SharedApp>, Path(project): Path<String>) -> Result<StatusCode> {
+    app.auto_allocated_topology_delete(&ctx, &project).await?;
     Ok(StatusCode::NO_CONTENT)
 }

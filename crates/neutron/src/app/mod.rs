@@ -35,6 +35,7 @@ macro_rules! retrying {
     }};
 }
 
+pub mod auto_allocate;
 pub mod input;
 pub mod ip_availability;
 pub mod ipam;
@@ -42,6 +43,7 @@ pub mod listing;
 pub mod networks;
 pub mod ports;
 pub mod quotas;
+pub mod rbac_policies;
 pub mod routers;
 pub mod security_groups;
 pub mod subnet_pools;
@@ -57,6 +59,7 @@ use db::Db;
 use serde_json::{json, Value};
 
 use crate::config::NeutronConfig;
+use crate::notifiers::nova::{NovaEvent, NovaNotifier};
 use crate::db::Kind;
 use crate::error::{NeutronError, Result};
 
@@ -68,6 +71,8 @@ pub struct App {
     pub db: Db,
     pub cfg: NeutronConfig,
     pub policy: Enforcer,
+    /// Where port events for Nova go (none: Nova is not told).
+    nova: std::sync::OnceLock<Arc<dyn NovaNotifier>>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -79,7 +84,37 @@ impl App {
             _ => None,
         };
         let policy = Enforcer::new(crate::policy::DEFAULTS, overrides.as_deref(), true).map_err(|e| NeutronError::Internal(format!("policy: {e}")))?;
-        Ok(Arc::new(App { db, cfg, policy }))
+        Ok(Arc::new(App { db, cfg, policy, nova: std::sync::OnceLock::new() }))
+    }
+
+    /// Sends Nova's events through `notifier` from now on (set once, at start-up).
+    pub fn set_nova_notifier(&self, notifier: Arc<dyn NovaNotifier>) {
+        if self.nova.set(notifier).is_err() {
+            tracing::warn!("a Nova notifier was already set; keeping the first");
+        }
+    }
+
+    /// Sends `events` to Nova from a task of its own, after the transaction that caused
+    /// them committed: the API call neither waits for Nova nor fails with it.
+    pub fn notify_nova(&self, events: Vec<NovaEvent>) {
+        let Some(notifier) = self.nova.get().cloned() else { return };
+        if events.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            match notifier.send_events(&events).await {
+                Ok(()) => tracing::debug!(?events, "Nova notified"),
+                Err(e) => {
+                    let mut chain = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        chain.push_str(&format!(": {s}"));
+                        source = s.source();
+                    }
+                    tracing::warn!(error = %chain, ?events, "failed to notify Nova of port events");
+                }
+            }
+        });
     }
 
     /// Whether `rule` passes for the caller on `target`.
@@ -144,6 +179,7 @@ pub fn not_found(kind: Kind, id: &str) -> NeutronError {
         Kind::SecurityGroup => NeutronError::SecurityGroupNotFound(id),
         Kind::SecurityGroupRule => NeutronError::SecurityGroupRuleNotFound(id),
         Kind::SubnetPool => NeutronError::SubnetPoolNotFound(id),
+        Kind::RbacPolicy => NeutronError::RbacPolicyNotFound { id, object_type: "network".into() },
     }
 }
 

@@ -214,6 +214,9 @@ impl App {
         let mtu = input.opt_int("mtu")?;
         let hints = input.opt_list("availability_zone_hints")?.unwrap_or_default();
         let id = common::ids::new_uuid();
+        if is_default == Some(true) && external == Some(true) {
+            self.check_one_default_external_network(&id).await?;
+        }
         let record = retrying!(self, tx, {
             self.quota_check(&mut tx, &project_id, "network", 1).await?;
             let seg = self.segment_reserve(&mut tx, requested.clone(), &id).await?;
@@ -247,6 +250,8 @@ impl App {
             standard_attributes(&mut body, description.clone(), true);
             let body = Value::Object(body);
             record_insert(&mut tx, Kind::Network, &body).await?;
+            Self::rbac_wildcard_sync(&mut tx, &body, "access_as_shared", shared == Some(true)).await?;
+            Self::rbac_wildcard_sync(&mut tx, &body, "access_as_external", external == Some(true)).await?;
             Ok(body)
         })?;
         self.render_one(ctx, Kind::Network, &record).await
@@ -273,10 +278,13 @@ impl App {
         let record = retrying!(self, tx, {
             let mut n = record_get_tx(&mut tx, Kind::Network, id).await?.ok_or_else(|| NeutronError::NetworkNotFound(id.to_string()))?;
             check_revision(&n, if_match)?;
+            if is_default == Some(true) && external.unwrap_or(n["router:external"] == json!(true)) {
+                self.check_one_default_external_network(id).await?;
+            }
             if shared == Some(false) && n["shared"] == json!(true) {
-                let owner = str_of(&n, "project_id").to_string();
-                let ports = record_list_by_tx(&mut tx, Kind::Port, "network_id", id).await?;
-                if ports.iter().any(|p| str_of(p, "project_id") != owner && !str_of(p, "project_id").is_empty()) {
+                // Projects with their own access_as_shared policy keep their ports.
+                let remaining: Vec<Value> = record_list_by_tx(&mut tx, Kind::RbacPolicy, "object_id", id).await?.into_iter().filter(|p| str_of(p, "target_tenant") != "*").collect();
+                if Self::rbac_check_unshare(&mut tx, &n, &remaining).await.is_err() {
                     return Err(NeutronError::InvalidSharedSetting { network: id.to_string() });
                 }
             }
@@ -306,9 +314,24 @@ impl App {
             }
             bump_revision(&mut n);
             record_update(&mut tx, Kind::Network, &n).await?;
+            if let Some(v) = shared {
+                Self::rbac_wildcard_sync(&mut tx, &n, "access_as_shared", v).await?;
+            }
+            if let Some(v) = external {
+                Self::rbac_wildcard_sync(&mut tx, &n, "access_as_external", v).await?;
+            }
             Ok(n)
         })?;
         self.render_one(ctx, Kind::Network, &record).await
+    }
+
+    /// There is at most one default external network (the one auto-allocation uplinks to).
+    async fn check_one_default_external_network(&self, id: &str) -> Result<()> {
+        let networks = crate::db::records::record_list(&self.db, Kind::Network).await?;
+        match networks.iter().find(|n| n["router:external"] == json!(true) && n["is_default"] == json!(true) && str_of(n, "id") != id) {
+            Some(n) => Err(NeutronError::DefaultExternalNetworkExists(str_of(n, "id").to_string())),
+            None => Ok(()),
+        }
     }
 
     /// Deletes a network and its subnets; refused while ports other than DHCP ports remain
@@ -341,6 +364,9 @@ impl App {
                 record_delete(&mut tx, Kind::Subnet, str_of(&s, "id")).await?;
             }
             segment_allocation_release(&mut tx, id).await?;
+            for p in record_list_by_tx(&mut tx, Kind::RbacPolicy, "object_id", id).await? {
+                record_delete(&mut tx, Kind::RbacPolicy, str_of(&p, "id")).await?;
+            }
             if !record_delete(&mut tx, Kind::Network, id).await? {
                 return Err(NeutronError::NetworkNotFound(id.to_string()));
             }

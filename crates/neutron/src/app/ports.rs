@@ -7,6 +7,9 @@
 //! Never the same address twice: an address is taken by inserting its `ipallocations` row,
 //! whose key is (network_id, ip_address); a concurrent request that picked the same address
 //! fails on that key and runs again with a fresh view of what is free.
+//!
+//! After each committed change, Nova is told what it cares about (the port of a server going
+//! ACTIVE, its addresses changing, its deletion): see `notifiers::nova`.
 
 use std::collections::HashSet;
 
@@ -22,6 +25,7 @@ use crate::db::records::{record_delete, record_get_tx, record_insert, record_lis
 use crate::db::security_groups::port_security_group_set;
 use crate::db::{ipam as ipdb, Kind};
 use crate::error::{NeutronError, Result};
+use crate::notifiers::nova::{self, NovaEvent};
 
 const CREATE: &[&str] = &[
     "name", "description", "network_id", "admin_state_up", "mac_address", "fixed_ips", "device_id", "device_owner", "binding:host_id", "binding:vnic_type",
@@ -374,6 +378,7 @@ impl App {
             port_security_group_set(&mut tx, &id, &groups).await?;
             Ok(body)
         })?;
+        self.notify_nova(self.port_events(None, Some(&record)));
         self.render_one(ctx, Kind::Port, &record).await
     }
 
@@ -401,8 +406,9 @@ impl App {
             &target,
         )?;
         let network_id = str_of(&current, "network_id").to_string();
-        let record = retrying!(self, tx, {
+        let (before, record) = retrying!(self, tx, {
             let mut p = record_get_tx(&mut tx, Kind::Port, id).await?.ok_or_else(|| NeutronError::PortNotFound(id.to_string()))?;
+            let before = p.clone();
             check_revision(&p, if_match)?;
             if let Some(m) = input.opt_str("mac_address")? {
                 let m = valid_mac(&m).ok_or_else(|| invalid("mac_address", format!("'{m}' is not a valid MAC address")))?;
@@ -500,8 +506,9 @@ impl App {
             Self::bind(&mut p);
             bump_revision(&mut p);
             record_update(&mut tx, Kind::Port, &p).await?;
-            Ok(p)
+            Ok((before, p))
         })?;
+        self.notify_nova(self.port_events(Some(&before), Some(&record)));
         self.render_one(ctx, Kind::Port, &record).await
     }
 
@@ -517,7 +524,29 @@ impl App {
         retrying!(self, tx, {
             Self::port_delete_tx(&mut tx, id).await?;
             Ok(())
-        })
+        })?;
+        self.notify_nova(self.port_events(Some(&port), None));
+        Ok(())
+    }
+
+    /// What Nova is told about a port that went from `before` to `after` (None: it was just
+    /// created, or deleted), as the config asks (see `notifiers::nova`).
+    pub(crate) fn port_events(&self, before: Option<&Value>, after: Option<&Value>) -> Vec<NovaEvent> {
+        let (status, data) = (self.cfg.notify_nova_on_port_status_changes, self.cfg.notify_nova_on_port_data_changes);
+        let mut events = Vec::new();
+        match (before, after) {
+            (before, Some(after)) => {
+                if status {
+                    events.extend(nova::port_status_event(before.map(|b| str_of(b, "status")), after));
+                }
+                if data && before.is_some_and(|b| nova::fixed_ips_changed(b, after)) {
+                    events.extend(nova::network_changed(after));
+                }
+            }
+            (Some(before), None) if data => events.extend(nova::vif_deleted(before)),
+            _ => {}
+        }
+        events
     }
 
     /// The deletion itself, for the port API and for routers and floating IPs removing

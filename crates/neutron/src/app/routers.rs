@@ -11,9 +11,10 @@ use super::input::{invalid, Input};
 use super::ipam::{Cidr, Ip};
 use super::subnets::cidr_of;
 use super::{bump_revision, check_revision, standard_attributes, str_of, App};
-use crate::db::records::{record_delete, record_get_tx, record_insert, record_list_by_tx, record_update};
+use crate::db::records::{record_delete, record_get, record_get_tx, record_insert, record_list_by_tx, record_update};
 use crate::db::{ipam as ipdb, Kind};
 use crate::error::{NeutronError, Result};
+use crate::notifiers::nova::{self, NovaEvent};
 
 const CREATE: &[&str] = &["name", "description", "admin_state_up", "external_gateway_info", "distributed", "ha", "availability_zone_hints", "project_id", "tenant_id"];
 const UPDATE: &[&str] = &["name", "description", "admin_state_up", "external_gateway_info", "distributed", "ha", "routes"];
@@ -558,6 +559,7 @@ impl App {
             record_insert(&mut tx, Kind::FloatingIp, &body).await?;
             Ok(body)
         })?;
+        self.floating_ip_notify(&[record["port_id"].as_str()]).await;
         self.render_one(ctx, Kind::FloatingIp, &record).await
     }
 
@@ -569,8 +571,9 @@ impl App {
         let port_id = input.opt_str("port_id")?;
         let fixed_ip = input.opt_str("fixed_ip_address")?;
         let description = input.opt_str_max("description", 255)?;
-        let record = retrying!(self, tx, {
+        let (before_port, record) = retrying!(self, tx, {
             let mut fip = record_get_tx(&mut tx, Kind::FloatingIp, id).await?.ok_or_else(|| NeutronError::FloatingIpNotFound(id.to_string()))?;
+            let before_port = fip["port_id"].as_str().map(str::to_string);
             check_revision(&fip, if_match)?;
             if port_change {
                 self.floating_ip_associate(ctx, &mut tx, &mut fip, port_id.as_deref(), fixed_ip.as_deref()).await?;
@@ -580,15 +583,20 @@ impl App {
             }
             bump_revision(&mut fip);
             record_update(&mut tx, Kind::FloatingIp, &fip).await?;
-            Ok(fip)
+            Ok((before_port, fip))
         })?;
+        if port_change {
+            // The port it left (if any) first, then the one it points at now, as upstream.
+            self.floating_ip_notify(&[before_port.as_deref(), record["port_id"].as_str()]).await;
+        }
         self.render_one(ctx, Kind::FloatingIp, &record).await
     }
 
     pub async fn floating_ip_delete(&self, ctx: &RequestContext, id: &str) -> Result<()> {
         let (_, target) = self.visible(ctx, Kind::FloatingIp, id).await?;
         self.enforce(ctx, "delete_floatingip", &target)?;
-        retrying!(self, tx, {
+        let port_id = retrying!(self, tx, {
+            let port_id = record_get_tx(&mut tx, Kind::FloatingIp, id).await?.and_then(|f| f["port_id"].as_str().map(str::to_string));
             for p in record_list_by_tx(&mut tx, Kind::Port, "device_id", id).await? {
                 if str_of(&p, "device_owner") == "network:floatingip" {
                     ipdb::ipallocation_delete_by_port(&mut tx, str_of(&p, "id")).await?;
@@ -598,7 +606,33 @@ impl App {
             if !record_delete(&mut tx, Kind::FloatingIp, id).await? {
                 return Err(NeutronError::FloatingIpNotFound(id.to_string()));
             }
-            Ok(())
-        })
+            Ok(port_id)
+        })?;
+        self.floating_ip_notify(&[port_id.as_deref()]).await;
+        Ok(())
+    }
+
+    /// Tells Nova that the addresses of the servers behind `ports` changed (a floating IP came
+    /// or went), as upstream's `send_network_change` for floating IPs: a port deleted meanwhile
+    /// is skipped, and a port named twice is told once.
+    async fn floating_ip_notify(&self, ports: &[Option<&str>]) {
+        if !self.cfg.notify_nova_on_port_data_changes {
+            return;
+        }
+        let mut events: Vec<NovaEvent> = Vec::new();
+        for port_id in ports.iter().flatten() {
+            match record_get(&self.db, Kind::Port, port_id).await {
+                Ok(Some(port)) => {
+                    if let Some(e) = nova::network_changed(&port) {
+                        if !events.contains(&e) {
+                            events.push(e);
+                        }
+                    }
+                }
+                Ok(None) => tracing::debug!(port_id, "port deleted meanwhile; Nova needs no network-changed"),
+                Err(e) => tracing::warn!(port_id, error = %e, "cannot read the port to notify Nova"),
+            }
+        }
+        self.notify_nova(events);
     }
 }

@@ -112,6 +112,9 @@ impl App {
         let max = input.opt_int("max_prefixlen")?.unwrap_or(bits);
         let default = input.opt_int("default_prefixlen")?.unwrap_or(min);
         check_bounds(min, default, max, bits)?;
+        if is_default {
+            self.check_one_default_subnet_pool(if v6 { 6 } else { 4 }, None).await?;
+        }
         let name = input.opt_str_max("name", 255)?.unwrap_or_default();
         let description = input.opt_str_max("description", 255)?;
         let default_quota = input.opt_int("default_quota")?;
@@ -177,6 +180,9 @@ impl App {
                 }
             }
             if let Some(v) = is_default {
+                if v && p["is_default"] != json!(true) {
+                    self.check_one_default_subnet_pool(p["ip_version"].as_i64().unwrap_or(4), Some(id)).await?;
+                }
                 p["is_default"] = json!(v);
             }
             if input.has("default_quota") {
@@ -187,6 +193,26 @@ impl App {
             Ok(p)
         })?;
         self.render_one(ctx, Kind::SubnetPool, &record).await
+    }
+
+    /// There is at most one default pool per IP version (upstream's
+    /// `_check_default_subnetpool_exists`).
+    async fn check_one_default_subnet_pool(&self, ip_version: i64, except: Option<&str>) -> Result<()> {
+        let pools = crate::db::records::record_list(&self.db, Kind::SubnetPool).await?;
+        if pools.iter().any(|p| p["is_default"] == json!(true) && p["ip_version"] == json!(ip_version) && Some(str_of(p, "id")) != except) {
+            return Err(NeutronError::InvalidInput("A default subnetpool for this IP family has already been set. Only one default may exist per IP family".into()));
+        }
+        Ok(())
+    }
+
+    /// The default pool of `ip_version` the caller can use (upstream's `get_default_subnetpool`).
+    pub(crate) async fn default_subnet_pool(&self, ctx: &RequestContext, ip_version: i64) -> Result<Option<Value>> {
+        for pool in crate::db::records::record_list(&self.db, Kind::SubnetPool).await? {
+            if pool["is_default"] == json!(true) && pool["ip_version"] == json!(ip_version) && self.visible(ctx, Kind::SubnetPool, str_of(&pool, "id")).await.is_ok() {
+                return Ok(Some(pool));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn subnet_pool_delete(&self, ctx: &RequestContext, id: &str) -> Result<()> {

@@ -155,9 +155,7 @@ impl App {
         let (network, _) = self.visible(ctx, Kind::Network, &network_id).await?;
         let target = json!({"project_id": project_id, "network:project_id": str_of(&network, "project_id"), "shared": network["shared"], "router:external": network["router:external"]});
         self.enforce(ctx, "create_subnet", &target)?;
-        if input.opt_bool("use_default_subnetpool")? == Some(true) {
-            return Err(NeutronError::bad("subnet", "default subnet pools are not supported by this cloud"));
-        }
+        let use_default_pool = input.opt_bool("use_default_subnetpool")? == Some(true);
         if input.opt_str("segment_id")?.is_some() {
             return Err(NeutronError::bad("subnet", "segment_id is not supported by this cloud (no routed networks)"));
         }
@@ -165,7 +163,14 @@ impl App {
         if ip_version != 4 && ip_version != 6 {
             return Err(invalid("ip_version", format!("{ip_version} is not in [4, 6]")));
         }
-        let pool_id = input.opt_str("subnetpool_id")?;
+        let mut pool_id = input.opt_str("subnetpool_id")?;
+        if use_default_pool {
+            if pool_id.is_some() {
+                return Err(NeutronError::bad("subnets", "subnetpool_id and use_default_subnetpool cannot both be specified"));
+            }
+            let pool = self.default_subnet_pool(ctx, ip_version).await?.ok_or_else(|| NeutronError::bad("subnets", format!("No default subnetpool found for IPv{ip_version}")))?;
+            pool_id = Some(str_of(&pool, "id").to_string());
+        }
         if let Some(p) = &pool_id {
             let (pool, _) = self.visible(ctx, Kind::SubnetPool, p).await?;
             if pool["ip_version"] != json!(ip_version) {

@@ -35,6 +35,21 @@ pub struct Related {
     pub subnets_by_network: HashMap<String, Vec<String>>,
     pub groups: HashMap<String, Value>,
     pub rules_by_group: HashMap<String, Vec<Value>>,
+    /// The projects each network is shared with by an `access_as_shared` RBAC policy.
+    pub shared_with: HashMap<String, Vec<String>>,
+}
+
+impl Related {
+    async fn load_shares(&mut self, app: &App, network_id: Option<&str>) -> Result<()> {
+        let policies = match network_id {
+            Some(id) => crate::db::records::record_list_by(&app.db, Kind::RbacPolicy, "object_id", id).await?,
+            None => record_list(&app.db, Kind::RbacPolicy).await?,
+        };
+        for p in policies.iter().filter(|p| str_of(p, "action") == "access_as_shared") {
+            self.shared_with.entry(str_of(p, "object_id").to_string()).or_default().push(str_of(p, "target_tenant").to_string());
+        }
+        Ok(())
+    }
 }
 
 impl App {
@@ -44,6 +59,9 @@ impl App {
             for n in record_list(&self.db, Kind::Network).await? {
                 r.networks.insert(str_of(&n, "id").to_string(), n);
             }
+        }
+        if matches!(kind, Kind::Network | Kind::Subnet | Kind::Port) {
+            r.load_shares(self, None).await?;
         }
         if kind == Kind::Network {
             for s in record_list(&self.db, Kind::Subnet).await? {
@@ -84,9 +102,25 @@ impl App {
         t
     }
 
+    /// A network (or a subnet's or port's network) is shared with the caller when it is
+    /// shared with everyone or an RBAC policy shares it with the caller's project (upstream
+    /// shows such a network as `shared: true` to that project).
+    fn share_for_caller(ctx: &RequestContext, kind: Kind, record: &Value, target: &mut Value, related: &Related) {
+        let network_id = match kind {
+            Kind::Network => str_of(record, "id"),
+            Kind::Subnet | Kind::Port => str_of(record, "network_id"),
+            _ => return,
+        };
+        let project = ctx.project_id().unwrap_or_default();
+        if related.shared_with.get(network_id).is_some_and(|targets| targets.iter().any(|t| t == "*" || (!project.is_empty() && t == project))) {
+            target["shared"] = json!(true);
+        }
+    }
+
     /// The caller's view of a record, or None when they may not see it.
     pub fn render(&self, ctx: &RequestContext, kind: Kind, record: &Value, related: &Related) -> Result<Option<Value>> {
-        let target = Self::target_of(kind, record, related);
+        let mut target = Self::target_of(kind, record, related);
+        Self::share_for_caller(ctx, kind, record, &mut target, related);
         if !self.allowed(ctx, &format!("get_{}", kind.singular()), &target)? {
             return Ok(None);
         }
@@ -95,6 +129,7 @@ impl App {
         match kind {
             Kind::Network => {
                 v["subnets"] = json!(related.subnets_by_network.get(str_of(record, "id")).cloned().unwrap_or_default());
+                v["shared"] = target["shared"].clone();
             }
             Kind::SecurityGroup => {
                 let mut rules = Vec::new();
@@ -146,7 +181,8 @@ impl App {
     pub async fn visible(&self, ctx: &RequestContext, kind: Kind, id: &str) -> Result<(Value, Value)> {
         let record = record_get(&self.db, kind, id).await?.ok_or_else(|| not_found(kind, id))?;
         let related = self.related_for(kind, &record).await?;
-        let target = Self::target_of(kind, &record, &related);
+        let mut target = Self::target_of(kind, &record, &related);
+        Self::share_for_caller(ctx, kind, &record, &mut target, &related);
         if !self.allowed(ctx, &format!("get_{}", kind.singular()), &target)? {
             return Err(not_found(kind, id));
         }
@@ -162,7 +198,9 @@ impl App {
                 if let Some(n) = record_get(&self.db, Kind::Network, id).await? {
                     r.networks.insert(id.to_string(), n);
                 }
+                r.load_shares(self, Some(id)).await?;
             }
+            Kind::Network => r.load_shares(self, Some(str_of(record, "id"))).await?,
             Kind::SecurityGroupRule => {
                 let id = str_of(record, "security_group_id");
                 if let Some(g) = record_get(&self.db, Kind::SecurityGroup, id).await? {

@@ -2,6 +2,7 @@
 //! (see `schema`); `records` reads and writes them for every kind, `ipam` holds the address
 //! allocations, `segments` the provider segment allocations, `quotas` the per-project limits.
 
+pub mod auto_allocate;
 pub mod ipam;
 pub mod quotas;
 pub mod records;
@@ -20,6 +21,7 @@ pub enum Kind {
     SecurityGroup,
     SecurityGroupRule,
     SubnetPool,
+    RbacPolicy,
 }
 
 impl Kind {
@@ -33,6 +35,7 @@ impl Kind {
             Kind::SecurityGroup => "securitygroups",
             Kind::SecurityGroupRule => "securitygrouprules",
             Kind::SubnetPool => "subnetpools",
+            Kind::RbacPolicy => "rbac_policies",
         }
     }
 
@@ -47,6 +50,7 @@ impl Kind {
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRule => "security_group_rule",
             Kind::SubnetPool => "subnetpool",
+            Kind::RbacPolicy => "rbac_policy",
         }
     }
 
@@ -61,6 +65,7 @@ impl Kind {
             Kind::SecurityGroup => "security_groups",
             Kind::SecurityGroupRule => "security_group_rules",
             Kind::SubnetPool => "subnetpools",
+            Kind::RbacPolicy => "rbac_policies",
         }
     }
 
@@ -71,6 +76,7 @@ impl Kind {
             Kind::Port => &["network_id", "device_id", "device_owner", "mac_address"],
             Kind::FloatingIp => &["floating_network_id", "port_id", "router_id"],
             Kind::SecurityGroupRule => &["security_group_id", "remote_group_id"],
+            Kind::RbacPolicy => &["object_id"],
             Kind::Network | Kind::Router | Kind::SecurityGroup | Kind::SubnetPool => &[],
         }
     }

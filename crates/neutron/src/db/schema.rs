@@ -3,7 +3,7 @@
 //! the resource's JSON document in `body`; the constraints that must hold under concurrency are
 //! unique keys on real columns: one address per network (`ipallocations`), one segment per
 //! type/physnet/id (`segment_allocations`), one MAC per network, one default security group
-//! per project.
+//! per project, one auto-allocated topology per project.
 
 use db::Migration;
 
@@ -45,5 +45,17 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
         "CREATE TABLE subnetpools (id VARCHAR(36) NOT NULL PRIMARY KEY, project_id VARCHAR(255) NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
         "ALTER TABLE subnets ADD subnetpool_id VARCHAR(36) NOT NULL DEFAULT ''",
         "CREATE INDEX subnets_subnetpool_idx ON subnets (subnetpool_id)",
+    ],
+}, Migration {
+    version: 3,
+    name: "auto-allocated topologies",
+    // One topology per project: the key is what makes two concurrent first calls agree.
+    up: &["CREATE TABLE auto_allocated_topologies (project_id VARCHAR(255) NOT NULL PRIMARY KEY, network_id VARCHAR(36) NOT NULL, router_id VARCHAR(36) NOT NULL)"],
+}, Migration {
+    version: 4,
+    name: "rbac policies",
+    up: &[
+        "CREATE TABLE rbac_policies (id VARCHAR(36) NOT NULL PRIMARY KEY, project_id VARCHAR(255) NOT NULL, object_id VARCHAR(36) NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
+        "CREATE INDEX rbac_policies_object_idx ON rbac_policies (object_id)",
     ],
 }];

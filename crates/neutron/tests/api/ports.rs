@@ -33,18 +33,32 @@ fn addresses(results: &[(StatusCode, Value)]) -> Vec<String> {
 async fn concurrent_ports_get_distinct_addresses() {
     let c = cloud().await;
     let (alice, _) = c.user_with_role("alice", "member").await;
-    let (net, _) = c.net_with_subnet(&alice, "n", "10.20.0.0/24").await;
-    let results = race_ports(&c, &alice, &net, 100, 16).await;
+    // A /23 has 509 addresses for ports; 500 is also the project's default port quota, so
+    // the race ends exactly at the quota as well.
+    let (net, subnet) = c.net_with_subnet(&alice, "n", "10.20.0.0/23").await;
+    let started = std::time::Instant::now();
+    let results = race_ports(&c, &alice, &net, 500, 16).await;
     for (s, b) in &results {
         assert_eq!(*s, StatusCode::CREATED, "{b}");
     }
+    eprintln!("500 ports at concurrency 16 in {:?}", started.elapsed());
     let ips = addresses(&results);
-    assert_eq!(ips.len(), 100);
-    assert_eq!(ips.iter().collect::<HashSet<_>>().len(), 100, "an address was handed out twice");
+    assert_eq!(ips.len(), 500);
+    assert_eq!(ips.iter().collect::<HashSet<_>>().len(), 500, "an address was handed out twice");
     assert!(!ips.contains(&"10.20.0.1".to_string()), "the gateway was handed out");
+    assert!(!ips.contains(&"10.20.0.0".to_string()) && !ips.contains(&"10.20.1.255".to_string()), "the network or broadcast address was handed out");
+    assert!(results.iter().all(|(_, b)| b["port"]["fixed_ips"][0]["subnet_id"] == subnet));
     let macs: HashSet<String> = results.iter().map(|(_, b)| b["port"]["mac_address"].as_str().unwrap().to_string()).collect();
-    assert_eq!(macs.len(), 100);
+    assert_eq!(macs.len(), 500);
     assert!(macs.iter().all(|m| m.starts_with("fa:16:3e:")));
+    // What the database says agrees with what the responses said.
+    let r = c.call(Method::GET, &format!("/v2.0/network-ip-availabilities/{net}"), None).await;
+    assert_eq!(r.body["network_ip_availability"]["used_ips"], 500);
+    let r = c.call(Method::GET, &format!("/v2.0/ports?network_id={net}&fields=fixed_ips"), None).await;
+    let listed: HashSet<String> = r.body["ports"].as_array().unwrap().iter().map(|p| p["fixed_ips"][0]["ip_address"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed, ips.into_iter().collect::<HashSet<_>>());
+    let r = c.call_as(&alice, Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}}))).await;
+    assert_eq!((r.status, r.kind()), (StatusCode::CONFLICT, "OverQuota"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -68,6 +82,18 @@ async fn a_full_subnet_refuses_with_ip_address_generation_failure() {
     assert_eq!(r.body["network_ip_availability"]["subnet_ip_availability"][0]["subnet_id"], subnet);
     let r = c.call(Method::GET, &format!("/v2.0/network-ip-availabilities?network_id={net}"), None).await;
     assert_eq!(r.body["network_ip_availabilities"].as_array().unwrap().len(), 1);
+    // The next request is refused the same way, and leaves the network, the subnet and the
+    // other networks as they were.
+    let r = c.call(Method::POST, "/v2.0/ports", Some(json!({"port": {"network_id": net}}))).await;
+    assert_eq!((r.status, r.kind()), (StatusCode::CONFLICT, "IpAddressGenerationFailure"));
+    let r = c.call(Method::GET, &format!("/v2.0/networks/{net}"), None).await;
+    assert_eq!((r.status, r.body["network"]["status"].as_str()), (StatusCode::OK, Some("ACTIVE")));
+    assert_eq!(r.body["network"]["subnets"], json!([subnet]));
+    let r = c.call(Method::GET, &format!("/v2.0/subnets/{subnet}"), None).await;
+    assert_eq!(r.body["subnet"]["allocation_pools"], json!([{"start": "10.30.0.2", "end": "10.30.0.62"}]));
+    let (other, _) = c.net_with_subnet(&c.admin, "other", "10.31.0.0/26").await;
+    let p = c.create("/v2.0/ports", "port", json!({"network_id": other})).await;
+    assert!(p["fixed_ips"][0]["ip_address"].as_str().unwrap().starts_with("10.31.0."));
     // Nothing else broke: the network still lists its 61 ports, and a freed address is reused.
     let r = c.call(Method::GET, &format!("/v2.0/ports?network_id={net}"), None).await;
     assert_eq!(r.body["ports"].as_array().unwrap().len(), 61);
