@@ -150,6 +150,12 @@ if [ -x "$OS" ] && start_cloud "$WORK/compute" 15010 "" --fake-computes 3; then
         fail "openstack compute walkthrough"
     fi
     grep -E '^(ok|FAILED)' "$WORK/nova-cli.log" | sed 's/^/    /'
+    if PATH="$TEMPEST_VENV/bin:$PATH" DATA="$WORK/compute" "$ROOT/scripts/network-walkthrough.sh" > "$WORK/network-cli.log" 2>&1; then
+        pass "openstack network walkthrough (seed topology: provider network, self-service network, router, server, floating IP, interfaces, security groups, in-use teardown)"
+    else
+        fail "openstack network walkthrough"
+    fi
+    grep -E '^(ok|FAILED)' "$WORK/network-cli.log" | sed 's/^/    /'
     # Tempest on the fake hypervisors, told the microversions this API advertises (2.37). The
     # interop list must pass whole (its Neutron tests skip: there is no Neutron yet); the whole
     # tempest.api.compute must reach a floor, and every failure is printed.

@@ -136,6 +136,10 @@ impl ComputeManager {
     pub(crate) async fn refresh_network_info(&self, ctx: &RpcContext, uuid: &str) -> Result<Vec<Vif>, String> {
         let net = self.network_client()?;
         let i: Instance = self.conductor("instance_get", &uuid, ctx).await?;
+        if i.deleted || i.task_state.as_deref() == Some("deleting") {
+            // Its ports are going with it (the events are Neutron's answer to that).
+            return Ok(i.network_info);
+        }
         let svc = net.service_token().await.map_err(|e| e.to_string())?;
         let ports = net.ports(&svc, &[("device_id", uuid)]).await.map_err(|e| e.to_string())?;
         let position = |p: &Value| i.network_info.iter().position(|v| p["id"].as_str() == Some(v.id.as_str())).unwrap_or(usize::MAX);
