@@ -142,6 +142,21 @@ tempest_list() { # label name dir run-tempest-args...
     echo "tempest $label $name: $line"
 }
 
+# Tempest's [network] settings for a cloud whose Keystone is on PORT (Neutron on PORT + 5000):
+# the extensions Neutron lists, and the ranges of the projects' isolated networks.
+tempest_network_conf() { # port
+    local ext
+    ext=$(curl -sf -H "X-Auth-Token: $("$OS" token issue -f value -c id)" "http://127.0.0.1:$(($1 + 5000))/v2.0/extensions" \
+        | python3 -c "import json,sys; print(','.join(e['alias'] for e in json.load(sys.stdin)['extensions']))")
+    printf '[network-feature-enabled]\nipv6_subnet_attributes = true\napi_extensions = %s\n[network]\nproject_network_cidr = 10.100.0.0/16\nproject_network_v6_cidr = 2001:db8::/48\n' "$ext"
+}
+
+# The operator's external network that Tempest's routers and floating IPs use; prints its id.
+public_network() {
+    "$OS" network create --external --provider-network-type flat --provider-physical-network provider public -f value -c id
+    "$OS" subnet create --network public --subnet-range 203.0.113.0/24 --allocation-pool start=203.0.113.10,end=203.0.113.250 public-subnet >/dev/null
+}
+
 section "openstack compute walkthrough, Tempest compute, crash recovery (ferrostack up --fake-computes 3)"
 if [ -x "$OS" ] && start_cloud "$WORK/compute" 15010 "" --fake-computes 3; then
     if PATH="$TEMPEST_VENV/bin:$PATH" DATA="$WORK/compute" "$ROOT/scripts/nova-walkthrough.sh" > "$WORK/nova-cli.log" 2>&1; then
@@ -156,22 +171,30 @@ if [ -x "$OS" ] && start_cloud "$WORK/compute" 15010 "" --fake-computes 3; then
         fail "openstack network walkthrough"
     fi
     grep -E '^(ok|FAILED)' "$WORK/network-cli.log" | sed 's/^/    /'
-    # Tempest on the fake hypervisors, told the microversions this API advertises (2.37). The
-    # interop list must pass whole (its Neutron tests skip: there is no Neutron yet); the whole
-    # tempest.api.compute must reach a floor, and every failure is printed.
+    # Tempest on the fake hypervisors with Neutron (each test project gets its own network,
+    # subnet and router), told the microversions this API advertises (2.37) and that resize
+    # works. Both interop lists must pass whole; the whole tempest.api.compute must reach a
+    # floor, and every failure is printed.
     ( . "$WORK/compute/admin-openrc"
       qemu-img create -q -f qcow2 "$WORK/alt.qcow2" 64M
       "$OS" flavor create m1.small --ram 1024 --disk 2 --vcpus 1 >/dev/null 2>&1
       "$OS" image create cirros-alt --file "$WORK/alt.qcow2" --disk-format qcow2 --container-format bare --public >/dev/null 2>&1
-      export TEMPEST_SERVICES=keystone,glance,nova,placement TEMPEST_COMPUTE_MAX_MICROVERSION=2.37
+      pub=$(public_network)
+      { tempest_network_conf 15010; printf '[compute-feature-enabled]\nresize = true\n'; } > "$WORK/compute/tempest-extra.conf"
+      export TEMPEST_SERVICES=keystone,glance,nova,placement,neutron TEMPEST_COMPUTE_MAX_MICROVERSION=2.37
+      export TEMPEST_PUBLIC_NETWORK_ID=$pub TEMPEST_FLOATING_NETWORK_NAME=public TEMPEST_EXTRA_CONF="$WORK/compute/tempest-extra.conf"
       export TEMPEST_IMAGE_REF=$("$OS" image show cirros -f value -c id) TEMPEST_IMAGE_REF_ALT=$("$OS" image show cirros-alt -f value -c id)
       export TEMPEST_FLAVOR_REF=$("$OS" flavor show m1.tiny -f value -c id) TEMPEST_FLAVOR_REF_ALT=$("$OS" flavor show m1.small -f value -c id)
-      tempest_list compute 2020.06-compute.txt "$WORK/compute" --include-list "$CONFORMANCE/interop/2020.06-compute.txt"
+      for list in 2020.06-compute.txt 2022.11-scs-nonadmin-compute.txt; do
+          tempest_list compute "$list" "$WORK/compute" --include-list "$CONFORMANCE/interop/$list"
+      done
       "$CONFORMANCE/run-tempest.sh" --regex '^tempest\.api\.compute' --workspace "$WORK/compute/tempest-all" > "$WORK/compute/tempest-all.log" 2>&1
       echo "tempest compute tempest.api.compute: $(tail -1 "$WORK/compute/tempest-all.log")"
       grep '^FAILED' "$WORK/compute/tempest-all/results/summary.txt" 2>/dev/null | cut -c1-300 | sed 's/^/    /' >&2
     ) | tee "$WORK/compute/tempest-summary.txt"
-    if grep -q "tempest compute 2020.06-compute.txt: [0-9]* passed, 0 failed" "$WORK/compute/tempest-summary.txt"; then pass "tempest compute 2020.06-compute.txt"; else fail "tempest compute 2020.06-compute.txt"; fi
+    for list in 2020.06-compute.txt 2022.11-scs-nonadmin-compute.txt; do
+        if grep -q "tempest compute $list: [0-9]* passed, 0 failed" "$WORK/compute/tempest-summary.txt"; then pass "tempest compute $list"; else fail "tempest compute $list"; fi
+    done
     n=$(grep "tempest compute tempest.api.compute" "$WORK/compute/tempest-summary.txt" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
     if [ "${n:-0}" -ge 215 ]; then pass "tempest compute tempest.api.compute (${n} passed, need 215)"; else fail "tempest compute tempest.api.compute (${n:-0} passed, need 215)"; fi
     stop_cloud
@@ -306,12 +329,8 @@ run_tempest_network() { # dir port
     local dir=$1 port=$2
     if ! start_cloud "$dir" "$port"; then fail "tempest (network): cloud did not start"; return; fi
     ( . "$dir/admin-openrc"
-      # The operator's external network that Tempest's routers and floating IPs use.
-      pub=$("$OS" network create --external --provider-network-type flat --provider-physical-network provider public -f value -c id)
-      "$OS" subnet create --network public --subnet-range 203.0.113.0/24 --allocation-pool start=203.0.113.10,end=203.0.113.250 public-subnet >/dev/null
-      ext=$(curl -sf -H "X-Auth-Token: $("$OS" token issue -f value -c id)" "http://127.0.0.1:$((port + 5000))/v2.0/extensions" \
-          | python3 -c "import json,sys; print(','.join(e['alias'] for e in json.load(sys.stdin)['extensions']))")
-      printf '[network-feature-enabled]\nipv6_subnet_attributes = true\napi_extensions = %s\n[network]\nproject_network_cidr = 10.100.0.0/16\nproject_network_v6_cidr = 2001:db8::/48\n' "$ext" > "$dir/tempest-extra.conf"
+      pub=$(public_network)
+      tempest_network_conf "$port" > "$dir/tempest-extra.conf"
       export TEMPEST_SERVICES=keystone,neutron TEMPEST_PUBLIC_NETWORK_ID=$pub TEMPEST_FLOATING_NETWORK_NAME=public TEMPEST_EXTRA_CONF="$dir/tempest-extra.conf"
       for list in 2020.06-network.txt 2022.11-scs-nonadmin-network.txt; do
           tempest_list network "$list" "$dir" --include-list "$CONFORMANCE/interop/$list"

@@ -295,7 +295,8 @@ pub async fn start_nova(app: nova::SharedApp, bind: &str, validator: std::sync::
         "nova",
         listener,
         router,
-        RequestIdHeaders::default(),
+        // Nova also answers with its legacy header (clients and Tempest read it).
+        RequestIdHeaders(&["x-openstack-request-id", "x-compute-request-id"]),
         common::server::ServeOptions { strip_trailing_slash: true, rewrite: Some(nova::api::strip_project_id) },
         shutdown,
     ));

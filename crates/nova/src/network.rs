@@ -131,7 +131,8 @@ impl NeutronClient {
         self.auth.token_and_endpoint("network").await.map(|(t, _)| t).map_err(NetworkError::Unreachable)
     }
 
-    async fn send(&self, method: reqwest::Method, token: &str, path: &str, body: Option<&Value>, kind: &'static str, id: &str) -> Result<Value, NetworkError> {
+    /// Any call to Neutron: `kind` and `id` name what a 404 did not find.
+    pub async fn send(&self, method: reqwest::Method, token: &str, path: &str, body: Option<&Value>, kind: &'static str, id: &str) -> Result<Value, NetworkError> {
         let mut req = self.http.request(method, self.url(path).await?).header("x-auth-token", token);
         if let Some(b) = body {
             req = req.json(b);

@@ -778,6 +778,31 @@ async fn servers_get_ports_addresses_interfaces_security_groups_and_floating_ips
     assert_eq!(c.action(&id1, json!({"removeSecurityGroup": {"name": "web"}})).await, StatusCode::ACCEPTED);
     assert_eq!(c.call(Method::GET, &format!("/v2.1/servers/{id1}"), None).await.1["server"]["security_groups"], json!([{"name": "default"}]));
 
+    // The legacy proxy (up to 2.35): groups and rules in Nova's shape, kept in Neutron.
+    let (s, g) = c.call_at("2.35", Method::POST, "/v2.1/os-security-groups", Some(json!({"security_group": {"name": "legacy", "description": "old API"}}))).await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    let legacy = g["security_group"]["id"].as_str().unwrap().to_string();
+    let (s, r) = c.call_at("2.35", Method::POST, "/v2.1/os-security-group-rules", Some(json!({"security_group_rule": {"parent_group_id": legacy, "ip_protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "10.0.0.0/8"}}))).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!((r["security_group_rule"]["from_port"].clone(), r["security_group_rule"]["ip_range"]["cidr"].clone()), (json!(22), json!("10.0.0.0/8")));
+    let bad_rule = json!({"security_group_rule": {"parent_group_id": legacy, "ip_protocol": "tcp", "from_port": 70000, "to_port": 22}});
+    assert_eq!(c.call_at("2.35", Method::POST, "/v2.1/os-security-group-rules", Some(bad_rule)).await.0, StatusCode::BAD_REQUEST);
+    let (_, shown) = c.call_at("2.35", Method::GET, &format!("/v2.1/os-security-groups/{legacy}"), None).await;
+    assert_eq!(shown["security_group"]["rules"].as_array().unwrap().len(), 1, "{shown}");
+    let (_, n) = c.neutron(M::GET, &format!("/v2.0/security-groups/{legacy}"), None).await;
+    assert_eq!(n["security_group"]["description"], "old API");
+    let default = c.neutron(M::GET, "/v2.0/security-groups?name=default", None).await.1["security_groups"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(c.call_at("2.35", Method::DELETE, &format!("/v2.1/os-security-groups/{default}"), None).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(c.call_at("2.36", Method::GET, "/v2.1/os-security-groups", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.call_at("2.35", Method::DELETE, &format!("/v2.1/os-security-groups/{legacy}"), None).await.0, StatusCode::ACCEPTED);
+    assert_eq!(c.call_at("2.35", Method::GET, &format!("/v2.1/os-security-groups/{legacy}"), None).await.0, StatusCode::NOT_FOUND);
+    // The ip filter of the server list matches fixed addresses from the start.
+    let ip1 = c.call(Method::GET, &format!("/v2.1/servers/{id1}"), None).await.1["server"]["addresses"]["private"][0]["addr"].as_str().unwrap().to_string();
+    let (_, l) = c.call(Method::GET, &format!("/v2.1/servers?ip={ip1}"), None).await;
+    assert_eq!(l["servers"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect::<Vec<_>>(), vec![id1.as_str()]);
+    assert_eq!(c.call(Method::GET, "/v2.1/servers?ip=10.0.0", None).await.1["servers"].as_array().unwrap().len(), 2);
+    assert_eq!(c.call(Method::GET, "/v2.1/servers?ip=0.0", None).await.1["servers"].as_array().unwrap().len(), 0);
+
     // A floating IP: Neutron tells Nova the port changed, Nova reads it again.
     let (s, ext) = c.neutron(M::POST, "/v2.0/networks", Some(json!({"network": {"name": "public", "router:external": true}}))).await;
     assert_eq!(s, 201, "{ext}");

@@ -31,7 +31,8 @@ const CORE: &[&str] = &[
     "locations", "direct_url", "stores", "min_disk", "min_ram", "disk_format", "container_format",
 ];
 
-fn deprecated(mv: &Mv) -> Result<()> {
+/// The proxy APIs (images, security groups, networks) are gone from 2.36: 404.
+pub(super) fn deprecated(mv: &Mv) -> Result<()> {
     if mv.0.at_least(2, 36) {
         return Err(NovaError::NotFound("The resource could not be found.".into()));
     }

@@ -144,7 +144,6 @@ async fn view(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, 
         "accessIPv6": i.access_ip_v6.clone().unwrap_or_default(),
         "links": links(base, "servers", &i.uuid),
         "OS-DCF:diskConfig": "MANUAL",
-        "progress": i.progress,
         "OS-EXT-AZ:availability_zone": i.availability_zone.clone().unwrap_or_default(),
         "config_drive": i.config_drive.clone().unwrap_or_default(),
         "key_name": i.key_name,
@@ -155,6 +154,10 @@ async fn view(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, 
         "OS-EXT-STS:power_state": i.power_state,
         "os-extended-volumes:volumes_attached": [],
     });
+    // Upstream shows progress only while it means something.
+    if ["ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"].contains(&status_of(i)) {
+        v["progress"] = json!(i.progress);
+    }
     if let Some(g) = groups.filter(|g| !g.is_empty()) {
         v["security_groups"] = json!(g);
     }
@@ -448,11 +451,21 @@ async fn show(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: Head
 
 async fn update(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: HeaderMap, Path(id): Path<String>, body: axum::body::Bytes) -> Result<Json<Value>> {
     let body = json_body(&body)?;
-    let changes: Map<String, Value> = body.get("server").and_then(Value::as_object).cloned().ok_or_else(|| invalid("server", "'server' is a required property"))?;
-    for k in changes.keys() {
+    let mut changes: Map<String, Value> = body.get("server").and_then(Value::as_object).cloned().ok_or_else(|| invalid("server", "'server' is a required property"))?;
+    for (k, v) in changes.iter_mut() {
         let allowed = matches!(k.as_str(), "name" | "accessIPv4" | "accessIPv6" | "OS-DCF:diskConfig") || (k == "description" && mv.0.at_least(2, 19)) || (k == "hostname" && mv.0.at_least(2, 90));
         if !allowed {
             return Err(invalid("server", &format!("Additional properties are not allowed ('{k}' was unexpected)")));
+        }
+        match k.as_str() {
+            "name" => {
+                let name = v.as_str().ok_or_else(|| invalid("name", &format!("Value: {v}. It must be a string.")))?;
+                if name.trim().is_empty() || name.chars().count() > 255 {
+                    return Err(invalid("name", &format!("Value: {name}. The name must be 1 to 255 characters, not only spaces.")));
+                }
+            }
+            "accessIPv4" | "accessIPv6" => *v = json!(ip_field(Some(v), k, k == "accessIPv6")?),
+            _ => {}
         }
     }
     let i = app.server_update(&ctx, &id, &changes).await?;

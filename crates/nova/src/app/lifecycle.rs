@@ -174,9 +174,6 @@ impl App {
                 }
             }
         }
-        for (k, v) in extra {
-            body.insert(k.clone(), json!(v));
-        }
         let sm = |k: &str| i.system_metadata.get(k).cloned();
         body.insert("name".into(), json!(name));
         body.insert("visibility".into(), json!("private"));
@@ -189,6 +186,11 @@ impl App {
         body.insert("user_id".into(), json!(ctx.user_id()));
         if let Some(base) = &i.image_ref {
             body.insert("base_image_ref".into(), json!(base));
+        }
+        // The request's metadata wins, `image_type` included (upstream updates the
+        // properties with it last).
+        for (k, v) in extra {
+            body.insert(k.clone(), json!(v));
         }
         let token = ctx.auth_token.clone().unwrap_or_default();
         let image = self.images()?.create(&token, &Value::Object(body)).await.map_err(|e| match e {

@@ -302,6 +302,16 @@ impl App {
     }
 }
 
+/// `address/prefix` with a prefix that fits the address.
+fn is_cidr(c: &str) -> bool {
+    let Some((addr, len)) = c.split_once('/') else { return false };
+    match (addr.parse::<std::net::IpAddr>(), len.parse::<u8>()) {
+        (Ok(std::net::IpAddr::V4(_)), Ok(l)) => l <= 32,
+        (Ok(std::net::IpAddr::V6(_)), Ok(l)) => l <= 128,
+        _ => false,
+    }
+}
+
 /// A security group by id, or by name among `groups`.
 fn pick_group(groups: &[Value], name: &str, project: &str) -> Result<String> {
     if let Some(g) = groups.iter().find(|g| g["id"].as_str() == Some(name)) {
@@ -349,4 +359,143 @@ pub fn interface_view(port: &Value, i: &Instance) -> Value {
         "mac_addr": port["mac_address"],
         "tag": tag,
     })
+}
+
+/// The legacy security group proxy (os-security-groups and os-security-group-rules, up to
+/// 2.35): each call is the Neutron call it stands for, with the caller's token, its answer in
+/// Nova's shape.
+impl App {
+    fn sg_error(id: &str) -> impl Fn(NetworkError) -> NovaError + '_ {
+        move |e| match e {
+            NetworkError::NotFound { .. } => NovaError::NotFound(format!("Security group {id} not found.")),
+            NetworkError::Refused { kind, message, .. } if kind == "OverQuota" => NovaError::Forbidden(format!("Quota exceeded, too many security groups. {message}")),
+            NetworkError::Refused { status: 400 | 409, message, .. } => NovaError::BadRequest(message),
+            e => unavailable(e),
+        }
+    }
+
+    /// A group in Nova's shape, its rules' remote groups shown by name.
+    async fn legacy_group(&self, client: &NeutronClient, t: &str, g: &Value) -> Value {
+        let mut v = legacy_security_group(g);
+        let remote: Vec<String> = v["rules"].as_array().into_iter().flatten().filter_map(|r| r["group"]["name"].as_str().map(str::to_string)).collect();
+        if remote.is_empty() {
+            return v;
+        }
+        let q: Vec<(&str, &str)> = remote.iter().map(|id| ("id", id.as_str())).collect();
+        let names: BTreeMap<String, String> = client.security_groups(t, &q).await.unwrap_or_default().iter().filter_map(|g| Some((g["id"].as_str()?.to_string(), g["name"].as_str()?.to_string()))).collect();
+        for r in v["rules"].as_array_mut().into_iter().flatten() {
+            if let Some(id) = r["group"]["name"].as_str().map(str::to_string) {
+                r["group"]["name"] = json!(names.get(&id).cloned().unwrap_or(id));
+            }
+        }
+        v
+    }
+
+    pub async fn security_group_list(&self, ctx: &RequestContext, all_tenants: bool) -> Result<Vec<Value>> {
+        let client = self.network_required().await?;
+        let t = token(ctx);
+        let project = ctx.project_id().unwrap_or_default().to_string();
+        let q: Vec<(&str, &str)> = if all_tenants && self.is_admin(ctx) { vec![] } else { vec![("project_id", project.as_str())] };
+        let groups = client.security_groups(&t, &q).await.map_err(unavailable)?;
+        let mut out = Vec::new();
+        for g in &groups {
+            out.push(self.legacy_group(&client, &t, g).await);
+        }
+        Ok(out)
+    }
+
+    pub async fn security_group_show(&self, ctx: &RequestContext, id: &str) -> Result<Value> {
+        let client = self.network_required().await?;
+        let t = token(ctx);
+        let g = client.send(reqwest::Method::GET, &t, &format!("/v2.0/security-groups/{id}"), None, "Security group", id).await.map_err(Self::sg_error(id))?;
+        Ok(self.legacy_group(&client, &t, &g["security_group"]).await)
+    }
+
+    /// Create (`id` None) or update a group's name and description.
+    pub async fn security_group_write(&self, ctx: &RequestContext, id: Option<&str>, name: &str, description: &str) -> Result<Value> {
+        let client = self.network_required().await?;
+        let t = token(ctx);
+        let body = json!({"security_group": {"name": name, "description": description}});
+        let g = match id {
+            None => client.send(reqwest::Method::POST, &t, "/v2.0/security-groups", Some(&body), "Security group", "").await.map_err(Self::sg_error(""))?,
+            Some(id) => client.send(reqwest::Method::PUT, &t, &format!("/v2.0/security-groups/{id}"), Some(&body), "Security group", id).await.map_err(Self::sg_error(id))?,
+        };
+        Ok(self.legacy_group(&client, &t, &g["security_group"]).await)
+    }
+
+    pub async fn security_group_delete(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+        let client = self.network_required().await?;
+        client.send(reqwest::Method::DELETE, &token(ctx), &format!("/v2.0/security-groups/{id}"), None, "Security group", id).await.map_err(Self::sg_error(id)).map(|_| ())
+    }
+
+    /// os-security-group-rules create: an ingress rule from a CIDR (default 0.0.0.0/0) or a
+    /// group, for tcp/udp ports or icmp type/code (-1: any).
+    pub async fn security_group_rule_create(&self, ctx: &RequestContext, r: &Value) -> Result<Value> {
+        let client = self.network_required().await?;
+        let t = token(ctx);
+        let parent = r["parent_group_id"].as_str().map(str::to_string).or_else(|| r["parent_group_id"].as_i64().map(|n| n.to_string())).ok_or_else(|| NovaError::BadRequest("Invalid input for field/attribute parent_group_id. 'parent_group_id' is a required property".into()))?;
+        let group = client.send(reqwest::Method::GET, &t, &format!("/v2.0/security-groups/{parent}"), None, "Security group", &parent).await.map_err(Self::sg_error(&parent))?;
+        let protocol = r["ip_protocol"].as_str().map(str::to_ascii_lowercase);
+        let port = |k: &str| -> Result<Option<i64>> {
+            match &r[k] {
+                Value::Null => Ok(None),
+                v => v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).map(Some).ok_or_else(|| NovaError::BadRequest(format!("Invalid input for field/attribute {k}. Value: {v}."))),
+            }
+        };
+        let (from, to) = (port("from_port")?, port("to_port")?);
+        let (min, max) = match protocol.as_deref() {
+            None => (None, None),
+            Some("tcp" | "udp") => {
+                let (f, t) = (from.unwrap_or(1), to.unwrap_or(65535));
+                if !(1..=65535).contains(&f) || !(1..=65535).contains(&t) || f > t {
+                    return Err(NovaError::BadRequest(format!("Invalid port range {f}:{t}. Valid TCP ports should be between 1-65535")));
+                }
+                (Some(f), Some(t))
+            }
+            Some("icmp") => {
+                let (f, t) = (from.unwrap_or(-1), to.unwrap_or(-1));
+                if !(-1..=255).contains(&f) || !(-1..=255).contains(&t) {
+                    return Err(NovaError::BadRequest(format!("Invalid port range {f}:{t}. For ICMP, the type and code must be between -1 and 255")));
+                }
+                (Some(f).filter(|n| *n >= 0), Some(t).filter(|n| *n >= 0))
+            }
+            Some(p) => return Err(NovaError::BadRequest(format!("Invalid IP protocol {p}."))),
+        };
+        let cidr = r["cidr"].as_str().filter(|c| !c.is_empty());
+        let remote_group = r["group_id"].as_str().filter(|g| !g.is_empty());
+        if cidr.is_some() && remote_group.is_some() {
+            return Err(NovaError::BadRequest("Bad prefix or group".into()));
+        }
+        if let Some(c) = cidr {
+            if !is_cidr(c) {
+                return Err(NovaError::BadRequest(format!("Invalid cidr {c}.")));
+            }
+        }
+        let ethertype = if cidr.is_some_and(|c| c.contains(':')) { "IPv6" } else { "IPv4" };
+        let mut rule = json!({"security_group_id": parent, "direction": "ingress", "ethertype": ethertype, "protocol": protocol, "port_range_min": min, "port_range_max": max});
+        match remote_group {
+            Some(g) => rule["remote_group_id"] = json!(g),
+            None => rule["remote_ip_prefix"] = json!(cidr.unwrap_or("0.0.0.0/0")),
+        }
+        let created = client.send(reqwest::Method::POST, &t, "/v2.0/security-group-rules", Some(&json!({"security_group_rule": rule})), "Security group", &parent).await.map_err(|e| match e {
+            NetworkError::Refused { kind, message, .. } if kind == "SecurityGroupRuleExists" => NovaError::BadRequest(format!("This rule already exists in group {parent}. {message}")),
+            e => Self::sg_error(&parent)(e),
+        })?;
+        let mut g = group["security_group"].clone();
+        g["security_group_rules"] = json!([created["security_group_rule"]]);
+        let v = self.legacy_group(&client, &t, &g).await;
+        Ok(v["rules"][0].clone())
+    }
+
+    pub async fn security_group_rule_delete(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+        let client = self.network_required().await?;
+        client
+            .send(reqwest::Method::DELETE, &token(ctx), &format!("/v2.0/security-group-rules/{id}"), None, "Security group rule", id)
+            .await
+            .map_err(|e| match e {
+                NetworkError::NotFound { .. } => NovaError::NotFound(format!("Security group rule {id} not found.")),
+                e => Self::sg_error(id)(e),
+            })
+            .map(|_| ())
+    }
 }

@@ -404,6 +404,16 @@ impl App {
             Some(n) => Some(regex::Regex::new(n).map_err(|_| NovaError::BadRequest(format!("Invalid filter name: {n}")))?),
             None => None,
         };
+        // `ip` / `ip6`: a regular expression matched (from the start, as Python's re.match)
+        // against the server's fixed addresses of that version.
+        let ip_filter = |k: &str| -> Result<Option<regex::Regex>> {
+            match query.get(k) {
+                Some(p) => Ok(Some(regex::Regex::new(&format!("^(?:{p})")).map_err(|_| NovaError::BadRequest(format!("Invalid filter {k}: {p}")))?)),
+                None => Ok(None),
+            }
+        };
+        let (ip4_re, ip6_re) = (ip_filter("ip")?, ip_filter("ip6")?);
+        let has_ip = |i: &Instance, re: &Option<regex::Regex>, version: u8| re.as_ref().is_none_or(|re| i.network_info.iter().flat_map(|v| &v.fixed_ips).any(|f| f.version() == version && re.is_match(&f.address)));
         let mut list = idb::instance_list(&self.db, project.as_deref(), deleted || changes_since.is_some()).await?;
         list.retain(|i| {
             let status = crate::api::status_of(i);
@@ -419,6 +429,8 @@ impl App {
                 && query.get("tags-any").is_none_or(|t| t.split(',').any(|t| i.tags.iter().any(|x| x == t)))
                 && query.get("not-tags").is_none_or(|t| !t.split(',').all(|t| i.tags.iter().any(|x| x == t)))
                 && query.get("not-tags-any").is_none_or(|t| !t.split(',').any(|t| i.tags.iter().any(|x| x == t)))
+                && has_ip(i, &ip4_re, 4)
+                && has_ip(i, &ip6_re, 6)
                 && (deleted || changes_since.is_some() || !i.deleted)
         });
         let mut page = common::pagination::PageParams::from_query(query, self.cfg.max_limit).map_err(|e| NovaError::BadRequest(e.to_string()))?;
