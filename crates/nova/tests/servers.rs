@@ -820,6 +820,25 @@ async fn servers_get_ports_addresses_interfaces_security_groups_and_floating_ips
     let shown = c.wait_for(&id1, "floating address", |s| s["addresses"]["private"].as_array().is_some_and(|a| a.len() == 2)).await;
     assert_eq!(shown["addresses"]["private"][1], json!({"version": 4, "addr": floating, "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": shown["addresses"]["private"][0]["OS-EXT-IPS-MAC:mac_addr"]}));
 
+    // The legacy floating IP proxy and actions (up to 2.35 / 2.43).
+    let (s, pools) = c.call_at("2.35", Method::GET, "/v2.1/os-floating-ip-pools", None).await;
+    assert_eq!((s, pools["floating_ip_pools"].clone()), (StatusCode::OK, json!([{"name": "public"}])));
+    let (s, lf) = c.call_at("2.35", Method::POST, "/v2.1/os-floating-ips", Some(json!({"pool": "public"}))).await;
+    assert_eq!(s, StatusCode::OK, "{lf}");
+    let (lf_id, lf_ip) = (lf["floating_ip"]["id"].as_str().unwrap().to_string(), lf["floating_ip"]["ip"].as_str().unwrap().to_string());
+    assert_eq!(c.call_at("2.35", Method::POST, "/v2.1/os-floating-ips", Some(json!({"pool": "nowhere"}))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(c.call_at("2.35", Method::POST, &format!("/v2.1/servers/{id2}/action"), Some(json!({"addFloatingIp": {"address": lf_ip}}))).await.0, StatusCode::ACCEPTED);
+    let (_, shown) = c.call_at("2.35", Method::GET, &format!("/v2.1/os-floating-ips/{lf_id}"), None).await;
+    assert_eq!((shown["floating_ip"]["instance_id"].clone(), shown["floating_ip"]["pool"].clone()), (json!(id2), json!("public")));
+    assert_eq!(c.call_at("2.35", Method::POST, &format!("/v2.1/servers/{id1}/action"), Some(json!({"removeFloatingIp": {"address": lf_ip}}))).await.0, StatusCode::CONFLICT);
+    assert_eq!(c.call_at("2.44", Method::POST, &format!("/v2.1/servers/{id2}/action"), Some(json!({"removeFloatingIp": {"address": lf_ip}}))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(c.call_at("2.35", Method::POST, &format!("/v2.1/servers/{id2}/action"), Some(json!({"removeFloatingIp": {"address": lf_ip}}))).await.0, StatusCode::ACCEPTED);
+    assert_eq!(c.call_at("2.35", Method::DELETE, &format!("/v2.1/os-floating-ips/{lf_id}"), None).await.0, StatusCode::ACCEPTED);
+    assert_eq!(c.call_at("2.35", Method::GET, &format!("/v2.1/os-floating-ips/{lf_id}"), None).await.0, StatusCode::NOT_FOUND);
+    let (_, nets) = c.call_at("2.35", Method::GET, "/v2.1/os-networks", None).await;
+    assert!(nets["networks"].as_array().unwrap().iter().any(|n| n["label"] == "private"), "{nets}");
+    assert_eq!(c.call_at("2.36", Method::GET, "/v2.1/os-networks", None).await.0, StatusCode::NOT_FOUND);
+
     // Deleting servers: Nova's ports go, the user's port stays, unbound.
     let fip_id = fip["floatingip"]["id"].as_str().unwrap().to_string();
     assert_eq!(c.neutron(M::PUT, &format!("/v2.0/floatingips/{fip_id}"), Some(json!({"floatingip": {"port_id": null}}))).await.0, 200);

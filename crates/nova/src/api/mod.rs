@@ -16,6 +16,7 @@ mod server_meta;
 mod server_actions;
 mod servers;
 mod interfaces;
+mod floating_ips;
 mod security_groups;
 mod usage;
 pub mod validation;
@@ -160,6 +161,7 @@ pub fn router_with_max(app: SharedApp, validator: Arc<dyn TokenValidator>, max: 
         .merge(availability_zones::routes())
         .merge(servers::routes())
         .merge(interfaces::routes())
+        .merge(floating_ips::routes())
         .merge(security_groups::routes())
         .merge(server_meta::routes())
         .merge(server_groups::routes())

@@ -514,6 +514,8 @@ async fn action(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
             let out = app.server_console_output(&ctx, &id, length).await?;
             Ok(Json(json!({"output": out})).into_response())
         }
+        "addFloatingIp" => super::floating_ips::floating_ip_action(&app, &ctx, &mv, &id, args, true).await,
+        "removeFloatingIp" => super::floating_ips::floating_ip_action(&app, &ctx, &mv, &id, args, false).await,
         "addSecurityGroup" => super::interfaces::security_group_action(&app, &ctx, &id, args, true).await,
         "removeSecurityGroup" => super::interfaces::security_group_action(&app, &ctx, &id, args, false).await,
         other => super::server_actions::lifecycle(&app, &ctx, &mv, &headers, &id, other, args).await,

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod extra_specs;
 pub mod flavor_manage;
 pub mod flavors;
+pub mod floating_ips;
 pub mod keypairs;
 pub mod lifecycle;
 pub mod networking;
