@@ -5,11 +5,7 @@
 # the interoperable import, and bad input. Prints "ok <step>" / "FAILED <step>".
 set -uo pipefail
 . "$DATA/admin-openrc"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-FAILS=0
-step() { local name=$1; shift; if out=$("$@" 2>&1); then echo "ok $name"; else echo "FAILED $name"; echo "$out" | tail -5; FAILS=$((FAILS + 1)); fi; }
-refused() { local name=$1 want=$2; shift 2; if out=$("$@" 2>&1); then echo "FAILED $name (was accepted)"; FAILS=$((FAILS + 1)); elif echo "$out" | grep -q "$want"; then echo "ok $name"; else echo "FAILED $name: $out" | tail -3; FAILS=$((FAILS + 1)); fi; }
+. "$(dirname "$0")/walkthrough-lib.sh"
 
 command -v qemu-img >/dev/null || { echo "FAILED qemu-img is required (apt-get install -y qemu-utils)"; exit 1; }
 qemu-img create -f qcow2 "$W/CentOS-7-x86_64-GenericCloud.qcow2" 1G >/dev/null

@@ -10,13 +10,7 @@
 # Prints "ok <step>" / "FAILED <step>".
 set -uo pipefail
 . "$DATA/admin-openrc"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-FAILS=0
-step() { local name=$1; shift; if out=$("$@" 2>&1); then echo "ok $name"; else echo "FAILED $name"; echo "$out" | tail -5; FAILS=$((FAILS + 1)); fi; }
-refused() { local name=$1 want=$2; shift 2; if out=$("$@" 2>&1); then echo "FAILED $name (was accepted)"; FAILS=$((FAILS + 1)); elif echo "$out" | grep -qi "$want"; then echo "ok $name"; else echo "FAILED $name: $out" | tail -3; FAILS=$((FAILS + 1)); fi; }
-# Waits (up to ~20 s) for a command to succeed.
-eventually() { for _ in $(seq 1 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; "$@"; }
+. "$(dirname "$0")/walkthrough-lib.sh"
 
 # What the servers boot from (the compute walkthrough may have made them already).
 openstack flavor show m1.tiny >/dev/null 2>&1 || openstack flavor create m1.tiny --ram 512 --disk 1 --vcpus 1 >/dev/null

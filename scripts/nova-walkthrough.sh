@@ -8,11 +8,7 @@
 # ERROR with "No valid host"; bad input. Prints "ok <step>" / "FAILED <step>".
 set -uo pipefail
 . "$DATA/admin-openrc"
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-FAILS=0
-step() { local name=$1; shift; if out=$("$@" 2>&1); then echo "ok $name"; else echo "FAILED $name"; echo "$out" | tail -5; FAILS=$((FAILS + 1)); fi; }
-refused() { local name=$1 want=$2; shift 2; if out=$("$@" 2>&1); then echo "FAILED $name (was accepted)"; FAILS=$((FAILS + 1)); elif echo "$out" | grep -q "$want"; then echo "ok $name"; else echo "FAILED $name: $out" | tail -3; FAILS=$((FAILS + 1)); fi; }
+. "$(dirname "$0")/walkthrough-lib.sh"
 status_is() { local server=$1 want=$2; for _ in $(seq 1 100); do s=$(openstack server show "$server" -f value -c status 2>/dev/null); [ "$s" = "$want" ] && return 0; sleep 0.2; done; echo "status of $server is '$s', not $want"; return 1; }
 
 qemu-img create -f qcow2 "$W/cirros.qcow2" 64M >/dev/null

@@ -7,9 +7,7 @@
 set -uo pipefail
 . "$DATA/admin-openrc"
 export OS_PLACEMENT_API_VERSION=${OS_PLACEMENT_API_VERSION:-1.39}
-FAILS=0
-step() { local name=$1; shift; if out=$("$@" 2>&1); then echo "ok $name"; else echo "FAILED $name"; echo "$out" | tail -5; FAILS=$((FAILS + 1)); fi; }
-refused() { local name=$1 want=$2; shift 2; if out=$("$@" 2>&1); then echo "FAILED $name (was accepted)"; FAILS=$((FAILS + 1)); elif echo "$out" | grep -q "$want"; then echo "ok $name"; else echo "FAILED $name: $out" | tail -3; FAILS=$((FAILS + 1)); fi; }
+. "$(dirname "$0")/walkthrough-lib.sh"
 lacks() { local name=$1 unwanted=$2; shift 2; if out=$("$@" 2>&1) && ! echo "$out" | grep -q -- "$unwanted"; then echo "ok $name"; else echo "FAILED $name (did not want '$unwanted')"; echo "$out" | tail -5; FAILS=$((FAILS + 1)); fi; }
 has() { local name=$1 want=$2; shift 2; if out=$("$@" 2>&1) && echo "$out" | grep -q -- "$want"; then echo "ok $name"; else echo "FAILED $name (wanted '$want')"; echo "$out" | tail -5; FAILS=$((FAILS + 1)); fi; }
 

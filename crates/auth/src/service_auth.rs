@@ -23,6 +23,38 @@ pub struct ServiceCredentials {
     pub endpoint_overrides: BTreeMap<String, String>,
 }
 
+impl ServiceCredentials {
+    /// keystoneauth's password options of a config section that names another service
+    /// (nova's `[placement]`, neutron's `[nova]`): `auth_url`, `username`, `password`,
+    /// `project_name`, the domains, `region_name`, the interface (`valid_interfaces` or
+    /// `endpoint_type`, `publicURL` style accepted) and an `endpoint_override` for
+    /// `service_type`. `None` when the section has no `auth_url`; an error names what is
+    /// missing or wrong.
+    pub fn from_section(cfg: &common::config::Config, section: &str, service_type: &str) -> Result<Option<Self>, String> {
+        let s = section;
+        let Some(auth_url) = cfg.get(s, "auth_url").filter(|u| !u.trim().is_empty()) else { return Ok(None) };
+        let need = |k: &str| cfg.get(s, k).map(str::to_string).ok_or_else(|| format!("[{s}] {k} is required when [{s}] auth_url is set"));
+        let interface = cfg.get(s, "valid_interfaces").or(cfg.get(s, "endpoint_type")).unwrap_or("public");
+        let interface = match interface.split(',').next().unwrap_or("public").trim() {
+            "public" | "publicURL" => "public",
+            "internal" | "internalURL" => "internal",
+            "admin" | "adminURL" => "admin",
+            other => return Err(format!("[{s}] interface {other}: expected public, internal or admin")),
+        };
+        Ok(Some(ServiceCredentials {
+            auth_url: auth_url.to_string(),
+            username: need("username")?,
+            password: need("password")?,
+            project_name: cfg.get_or(s, "project_name", "service").to_string(),
+            user_domain_name: cfg.get_or(s, "user_domain_name", "Default").to_string(),
+            project_domain_name: cfg.get_or(s, "project_domain_name", "Default").to_string(),
+            region_name: cfg.get(s, "region_name").map(str::to_string),
+            interface: interface.to_string(),
+            endpoint_overrides: cfg.get(s, "endpoint_override").map(|e| [(service_type.to_string(), e.to_string())].into_iter().collect()).unwrap_or_default(),
+        }))
+    }
+}
+
 struct Cached {
     token: String,
     expires_at: i64,

@@ -236,19 +236,9 @@ local_gb = 200\n\
 
 /// Nova's `[placement]` service credentials.
 fn service_credentials(cfg: &Config) -> Result<nova::service_auth::ServiceCredentials, CliError> {
-    let s = "placement";
-    let need = |k: &str| cfg.get(s, k).map(str::to_string).ok_or_else(|| CliError::Other(format!("nova.conf: [{s}] {k} is required")));
-    Ok(nova::service_auth::ServiceCredentials {
-        auth_url: need("auth_url")?,
-        username: need("username")?,
-        password: need("password")?,
-        project_name: cfg.get_or(s, "project_name", "service").to_string(),
-        user_domain_name: cfg.get_or(s, "user_domain_name", "Default").to_string(),
-        project_domain_name: cfg.get_or(s, "project_domain_name", "Default").to_string(),
-        region_name: cfg.get(s, "region_name").map(str::to_string),
-        interface: cfg.get_or(s, "valid_interfaces", "public").split(',').next().unwrap_or("public").trim().to_string(),
-        endpoint_overrides: cfg.get(s, "endpoint_override").map(|e| [("placement".to_string(), e.to_string())].into_iter().collect()).unwrap_or_default(),
-    })
+    nova::service_auth::ServiceCredentials::from_section(cfg, "placement", "placement")
+        .map_err(|e| CliError::Other(format!("nova.conf: {e}")))?
+        .ok_or_else(|| CliError::Other("nova.conf: [placement] auth_url is required".into()))
 }
 
 /// `count` fake compute hosts, configured by nova.conf's `[fake_driver]`, their state under

@@ -76,26 +76,7 @@ fn parse_range(section: &str, key: &str, entry: &str, lo: &str, hi: &str, max: i
 /// The `[nova]` section (keystoneauth's password plugin options, `region_name` and
 /// `endpoint_type` as upstream); None when it has no `auth_url`.
 fn nova_credentials(cfg: &Config) -> Result<Option<ServiceCredentials>, ConfigError> {
-    let s = "nova";
-    let Some(auth_url) = cfg.get(s, "auth_url").filter(|u| !u.trim().is_empty()) else { return Ok(None) };
-    let need = |k: &str| cfg.get(s, k).map(str::to_string).ok_or_else(|| invalid(s, k, "", "required when [nova] auth_url is set"));
-    let interface = match cfg.get_or(s, "endpoint_type", "public") {
-        "public" | "publicURL" => "public",
-        "internal" | "internalURL" => "internal",
-        "admin" | "adminURL" => "admin",
-        other => return Err(invalid(s, "endpoint_type", other, "expected public, internal or admin")),
-    };
-    Ok(Some(ServiceCredentials {
-        auth_url: auth_url.to_string(),
-        username: need("username")?,
-        password: need("password")?,
-        project_name: cfg.get_or(s, "project_name", "service").to_string(),
-        user_domain_name: cfg.get_or(s, "user_domain_name", "Default").to_string(),
-        project_domain_name: cfg.get_or(s, "project_domain_name", "Default").to_string(),
-        region_name: cfg.get(s, "region_name").map(str::to_string),
-        interface: interface.to_string(),
-        endpoint_overrides: cfg.get(s, "endpoint_override").map(|e| [("compute".to_string(), e.to_string())].into_iter().collect()).unwrap_or_default(),
-    }))
+    ServiceCredentials::from_section(cfg, "nova", "compute").map_err(|e| invalid("nova", "", "", &e))
 }
 
 impl NeutronConfig {
