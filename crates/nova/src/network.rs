@@ -209,6 +209,27 @@ impl NeutronClient {
         v["auto_allocated_topology"]["id"].as_str().map(str::to_string).ok_or_else(|| NetworkError::Unreachable("auto-allocated-topology answered without an id".into()))
     }
 
+    /// Deletes a port, or (for a port the user gave) gives it back unbound.
+    pub async fn unplug_port(&self, svc: &str, id: &str, preserve: bool) -> Result<(), NetworkError> {
+        if preserve {
+            self.update_port(svc, id, json!({"device_id": "", "device_owner": "", "binding:host_id": ""})).await.map(|_| ())
+        } else {
+            self.delete_port(svc, id).await
+        }
+    }
+
+    /// Deletes the ports Nova made for an instance and unbinds the ones the user gave (their
+    /// `preserve_on_delete` in the info cache), with the service user's token.
+    pub async fn deallocate_for_instance(&self, i: &crate::db::instances::Instance) -> Result<(), NetworkError> {
+        let svc = self.service_token().await?;
+        for p in self.ports(&svc, &[("device_id", &i.uuid)]).await? {
+            let id = p["id"].as_str().unwrap_or_default();
+            let preserve = i.network_info.iter().find(|v| v.id == id).is_some_and(|v| v.preserve_on_delete);
+            self.unplug_port(&svc, id, preserve).await?;
+        }
+        Ok(())
+    }
+
     /// The info cache entry of a port: its addresses with their floating IPs and its
     /// network's name (read with the service user's token, which sees them all).
     pub async fn vif(&self, port: &Value, preserve_on_delete: bool, tag: Option<String>) -> Result<Vif, NetworkError> {
@@ -246,17 +267,24 @@ impl NeutronClient {
 }
 
 /// `addresses` of the server view: per network name, each fixed address then its floating
-/// ones, in the order of the VIFs.
-pub fn addresses(vifs: &[Vif]) -> Value {
+/// ones, in the order of the VIFs; `extended` adds the type and MAC (the full server view
+/// does, `/ips` and the update and rebuild answers before 2.75 do not).
+pub fn addresses(vifs: &[Vif], extended: bool) -> Value {
     let mut out = serde_json::Map::new();
     for v in vifs {
         let entry = out.entry(v.network_label.clone()).or_insert_with(|| json!([]));
         if let Some(list) = entry.as_array_mut() {
             for ip in &v.fixed_ips {
-                list.push(json!({"version": ip.version(), "addr": ip.address, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": v.address}));
+                let entry = |version: u8, addr: &str, kind: &str| {
+                    if extended {
+                        json!({"version": version, "addr": addr, "OS-EXT-IPS:type": kind, "OS-EXT-IPS-MAC:mac_addr": v.address})
+                    } else {
+                        json!({"version": version, "addr": addr})
+                    }
+                };
+                list.push(entry(ip.version(), &ip.address, "fixed"));
                 for f in &ip.floating_ips {
-                    let version = if f.contains(':') { 6 } else { 4 };
-                    list.push(json!({"version": version, "addr": f, "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": v.address}));
+                    list.push(entry(if f.contains(':') { 6 } else { 4 }, f, "floating"));
                 }
             }
         }
@@ -274,12 +302,14 @@ mod tests {
         let a = addresses(&[
             vif("1", "private", vec![FixedIp { address: "10.0.0.5".into(), subnet_id: "s".into(), floating_ips: vec!["172.24.4.9".into()] }, FixedIp { address: "fd00::5".into(), subnet_id: "s6".into(), floating_ips: vec![] }]),
             vif("2", "other", vec![FixedIp { address: "192.168.1.3".into(), subnet_id: "t".into(), floating_ips: vec![] }]),
-        ]);
+        ], true);
         let private = a["private"].as_array().unwrap();
         assert_eq!(private.len(), 3);
         assert_eq!(private[0]["addr"], "10.0.0.5");
         assert_eq!(private[1]["OS-EXT-IPS:type"], "floating");
         assert_eq!(private[2]["version"], 6);
         assert_eq!(a["other"][0]["OS-EXT-IPS-MAC:mac_addr"], "fa:16:3e:00:00:02");
+        let plain = addresses(&[vif("3", "n", vec![FixedIp { address: "10.0.0.7".into(), subnet_id: "s".into(), floating_ips: vec![] }])], false);
+        assert_eq!(plain["n"][0], json!({"version": 4, "addr": "10.0.0.7"}));
     }
 }

@@ -22,6 +22,7 @@ pub fn routes() -> Router<SharedApp> {
         .route("/v2.1/servers/{server_id}/ips", get(ips))
         .route("/v2.1/servers/{server_id}/ips/{network}", get(ips_of_network))
         .route("/v2.1/servers/{server_id}/os-security-groups", get(security_groups))
+        .route("/v2.1/servers/{server_id}/os-server-password", get(password).delete(password_clear))
 }
 
 fn without_tag(mv: &Mv, mut v: Value) -> Value {
@@ -94,13 +95,13 @@ async fn detach(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path((id, port_id))
 async fn ips(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>) -> Result<Json<Value>> {
     let i = app.server_get(&ctx, &id).await?;
     app.enforce(&ctx, "os_compute_api:ips:index", &App::server_target(&i))?;
-    Ok(Json(json!({"addresses": crate::network::addresses(&i.network_info)})))
+    Ok(Json(json!({"addresses": crate::network::addresses(&i.network_info, false)})))
 }
 
 async fn ips_of_network(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path((id, network)): Path<(String, String)>) -> Result<Json<Value>> {
     let i = app.server_get(&ctx, &id).await?;
     app.enforce(&ctx, "os_compute_api:ips:show", &App::server_target(&i))?;
-    let all = crate::network::addresses(&i.network_info);
+    let all = crate::network::addresses(&i.network_info, false);
     let list = all.get(&network).cloned().ok_or_else(|| NovaError::NotFound("Instance is not a member of specified network".into()))?;
     let mut out = serde_json::Map::new();
     out.insert(network, list);
@@ -111,6 +112,22 @@ async fn security_groups(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): 
     let i = app.server_get(&ctx, &id).await?;
     app.enforce(&ctx, "os_compute_api:os-security-groups:list", &App::server_target(&i))?;
     Ok(Json(json!({"security_groups": app.server_security_groups_detail(&ctx, &i).await?})))
+}
+
+/// The encrypted admin password a guest posted to the metadata service (system metadata
+/// `password_0..3`, as upstream), or "".
+async fn password(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>) -> Result<Json<Value>> {
+    let i = app.server_get(&ctx, &id).await?;
+    app.enforce(&ctx, "os_compute_api:os-server-password:show", &App::server_target(&i))?;
+    let pw: String = (0..4).filter_map(|n| i.system_metadata.get(&format!("password_{n}")).cloned()).collect();
+    Ok(Json(json!({"password": pw})))
+}
+
+async fn password_clear(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>) -> Result<Response> {
+    let i = app.server_get(&ctx, &id).await?;
+    app.enforce(&ctx, "os_compute_api:os-server-password:clear", &App::server_target(&i))?;
+    app.server_password_clear(&i.uuid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// addSecurityGroup / removeSecurityGroup.

@@ -47,7 +47,12 @@ pub(super) async fn lifecycle(app: &SharedApp, ctx: &auth::RequestContext, mv: &
         "rebuild" => rebuild(app, ctx, mv, headers, id, args).await,
         "resize" => {
             let flavor = args.get("flavorRef").and_then(ref_id).ok_or_else(|| invalid("resize", "'flavorRef' is a required property"))?;
-            app.server_resize(ctx, id, &flavor).await.map(|_| accepted())
+            let auto = super::servers::disk_config(args.get("OS-DCF:diskConfig"))?;
+            app.server_resize(ctx, id, &flavor).await?;
+            if let Some(auto) = auto {
+                app.server_set_disk_config(ctx, id, auto).await?;
+            }
+            Ok(accepted())
         }
         "confirmResize" => app.server_finish_resize(ctx, id, true).await.map(|_| StatusCode::NO_CONTENT.into_response()),
         "revertResize" => app.server_finish_resize(ctx, id, false).await.map(|_| accepted()),
@@ -150,6 +155,7 @@ async fn rebuild(app: &SharedApp, ctx: &auth::RequestContext, mv: &Mv, headers: 
         None => None,
     };
     let user_data = if mv.0.at_least(2, 57) { nullable_str(args, "user_data")? } else { None };
+    let auto_disk_config = super::servers::disk_config(args.get("OS-DCF:diskConfig"))?;
     if let Some(Some(ud)) = &user_data {
         super::servers::check_user_data(ud)?;
     }
@@ -165,7 +171,12 @@ async fn rebuild(app: &SharedApp, ctx: &auth::RequestContext, mv: &Mv, headers: 
         hostname: if mv.0.at_least(2, 90) { args.get("hostname").and_then(Value::as_str).map(str::to_string) } else { None },
     };
     let password = args.get("adminPass").and_then(Value::as_str).map(str::to_string).unwrap_or_else(generated_password);
-    let i = app.server_rebuild(ctx, id, req).await?;
+    let mut i = app.server_rebuild(ctx, id, req).await?;
+    // Recorded once the rebuild is accepted (a refused one changes nothing).
+    if let Some(auto) = auto_disk_config {
+        app.server_set_disk_config(ctx, id, auto).await?;
+        i.system_metadata.insert("auto_disk_config".into(), if auto { "True" } else { "False" }.into());
+    }
     let base = super::base_url(app, headers);
     let mut server = updated_view(app, ctx, &base, mv, &i).await?;
     if app.cfg.enable_instance_password {

@@ -109,6 +109,7 @@ pub(super) async fn updated_view(app: &SharedApp, ctx: &auth::RequestContext, ba
     if !mv.0.at_least(2, 75) {
         if let Some(o) = v.as_object_mut() {
             o.retain(|k, _| !(k.starts_with("OS-EXT-") || k.starts_with("OS-SRV-USG:") || ["config_drive", "key_name", "security_groups", "os-extended-volumes:volumes_attached", "host_status"].contains(&k.as_str())));
+            o.insert("addresses".into(), crate::network::addresses(&i.network_info, false));
         }
     }
     Ok(v)
@@ -139,11 +140,11 @@ async fn view(app: &SharedApp, ctx: &auth::RequestContext, base: &str, mv: &Mv, 
         "flavor": {"id": i.flavor.flavorid, "links": [{"href": format!("{base}/flavors/{}", i.flavor.flavorid), "rel": "bookmark"}]},
         "created": ts(i.created_at),
         "updated": ts(i.updated_at),
-        "addresses": crate::network::addresses(&i.network_info),
+        "addresses": crate::network::addresses(&i.network_info, true),
         "accessIPv4": i.access_ip_v4.clone().unwrap_or_default(),
         "accessIPv6": i.access_ip_v6.clone().unwrap_or_default(),
         "links": links(base, "servers", &i.uuid),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": disk_config_of(i),
         "OS-EXT-AZ:availability_zone": i.availability_zone.clone().unwrap_or_default(),
         "config_drive": i.config_drive.clone().unwrap_or_default(),
         "key_name": i.key_name,
@@ -291,6 +292,7 @@ fn parse_create(mv: &Mv, body: &Value) -> Result<(CreateRequest, bool)> {
         different_host: hints.get("different_host").map(list).unwrap_or_default(),
         networks,
         security_groups: parse_security_groups(s.get("security_groups"))?,
+        auto_disk_config: disk_config(s.get("OS-DCF:diskConfig"))?,
     };
     let return_reservation_id = s.get("return_reservation_id").is_some_and(|v| v.as_bool().unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))));
     Ok((req, return_reservation_id))
@@ -348,6 +350,25 @@ fn parse_networks(mv: &Mv, v: Option<&Value>) -> Result<NetworkRequest> {
     Ok(NetworkRequest::List(out))
 }
 
+/// `OS-DCF:diskConfig`: AUTO or MANUAL (whether the root partition is grown to the disk).
+pub(super) fn disk_config(v: Option<&Value>) -> Result<Option<bool>> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(s)) if s == "AUTO" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "MANUAL" => Ok(Some(false)),
+        Some(other) => Err(invalid("OS-DCF:diskConfig", &format!("Value: {other}. {other} is not one of ['AUTO', 'MANUAL']"))),
+    }
+}
+
+/// The `OS-DCF:diskConfig` an instance shows.
+fn disk_config_of(i: &Instance) -> &'static str {
+    if i.system_metadata.get("auto_disk_config").is_some_and(|v| v == "True") {
+        "AUTO"
+    } else {
+        "MANUAL"
+    }
+}
+
 /// `security_groups`: `[{"name": ...}]`, duplicates folded.
 fn parse_security_groups(v: Option<&Value>) -> Result<Vec<String>> {
     let Some(v) = v else { return Ok(vec![]) };
@@ -381,6 +402,7 @@ async fn create(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
     let body = json_body(&body)?;
     let (req, return_reservation_id) = parse_create(&mv, &body)?;
     let admin_pass = body.pointer("/server/adminPass").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| common::ids::new_hex_id()[..12].to_string());
+    let security_groups = req.security_groups.clone();
     let created = app.server_create(&ctx, req).await?;
     let base = super::base_url(&app, &headers);
     if return_reservation_id {
@@ -390,8 +412,8 @@ async fn create(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
     let body = json!({"server": {
         "id": first.uuid,
         "links": links(&base, "servers", &first.uuid),
-        "OS-DCF:diskConfig": "MANUAL",
-        "security_groups": [{"name": "default"}],
+        "OS-DCF:diskConfig": disk_config_of(first),
+        "security_groups": if security_groups.is_empty() { json!([{"name": "default"}]) } else { json!(security_groups.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()) },
         "adminPass": admin_pass,
     }});
     let mut resp = (StatusCode::ACCEPTED, Json(body)).into_response();
@@ -465,6 +487,9 @@ async fn update(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
                 }
             }
             "accessIPv4" | "accessIPv6" => *v = json!(ip_field(Some(v), k, k == "accessIPv6")?),
+            "OS-DCF:diskConfig" => {
+                disk_config(Some(v))?;
+            }
             _ => {}
         }
     }
@@ -514,6 +539,7 @@ async fn action(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, headers: He
             let out = app.server_console_output(&ctx, &id, length).await?;
             Ok(Json(json!({"output": out})).into_response())
         }
+        "injectNetworkInfo" => app.server_inject_network_info(&ctx, &id).await.map(|_| accepted),
         "addFloatingIp" => super::floating_ips::floating_ip_action(&app, &ctx, &mv, &id, args, true).await,
         "removeFloatingIp" => super::floating_ips::floating_ip_action(&app, &ctx, &mv, &id, args, false).await,
         "addSecurityGroup" => super::interfaces::security_group_action(&app, &ctx, &id, args, true).await,
@@ -534,15 +560,24 @@ fn action_view(a: &idb::Action) -> Value {
     })
 }
 
-async fn actions(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path(id): Path<String>) -> Result<Json<Value>> {
-    let i = app.server_get(&ctx, &id).await?;
+/// The server an instance-actions request is about: from 2.21 a deleted one too.
+async fn actions_server(app: &SharedApp, ctx: &auth::RequestContext, mv: &Mv, id: &str) -> Result<Instance> {
+    if mv.0.at_least(2, 21) {
+        app.server_get_with_deleted(ctx, id).await
+    } else {
+        app.server_get(ctx, id).await
+    }
+}
+
+async fn actions(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, Path(id): Path<String>) -> Result<Json<Value>> {
+    let i = actions_server(&app, &ctx, &mv, &id).await?;
     app.enforce(&ctx, "os_compute_api:os-instance-actions:list", &crate::app::App::server_target(&i))?;
     let list = idb::action_list(&app.db, &id).await?;
     Ok(Json(json!({"instanceActions": list.iter().map(action_view).collect::<Vec<_>>()})))
 }
 
-async fn action_show(State(app): State<SharedApp>, Ctx(ctx): Ctx, Path((id, request_id)): Path<(String, String)>) -> Result<Json<Value>> {
-    let i = app.server_get(&ctx, &id).await?;
+async fn action_show(State(app): State<SharedApp>, Ctx(ctx): Ctx, mv: Mv, Path((id, request_id)): Path<(String, String)>) -> Result<Json<Value>> {
+    let i = actions_server(&app, &ctx, &mv, &id).await?;
     app.enforce(&ctx, "os_compute_api:os-instance-actions:show", &crate::app::App::server_target(&i))?;
     let a = idb::action_by_request(&app.db, &id, &request_id).await?.ok_or_else(|| NovaError::NotFound(format!("Action for request_id {request_id} on instance {id} not found")))?;
     let mut v = action_view(&a);

@@ -285,6 +285,16 @@ impl App {
         Ok(())
     }
 
+    /// injectNetworkInfo (admin): the server's host reads its ports again into the info
+    /// cache (the guest learns its addresses from DHCP or the metadata service).
+    pub async fn server_inject_network_info(&self, ctx: &RequestContext, uuid: &str) -> Result<()> {
+        let i = self.server_get(ctx, uuid).await?;
+        self.enforce(ctx, "os_compute_api:os-admin-actions:inject_network_info", &Self::server_target(&i))?;
+        let host = i.host.clone().ok_or_else(|| NovaError::Conflict(format!("Cannot 'inject_network_info' instance {uuid} while it is in vm_state {}", i.vm_state)))?;
+        self.action_start(ctx, uuid, "inject_network_info").await?;
+        rpc::cast(self.bus()?.as_ref(), &rpc::compute_topic(&host), "external_instance_event", &(&i.uuid, "network-changed", "completed"), &RpcContext::from_request(ctx)).await.map_err(|e| NovaError::Internal(e.to_string()))
+    }
+
     /// The security groups of one server in the legacy Nova shape (os-security-groups).
     pub async fn server_security_groups_detail(&self, ctx: &RequestContext, i: &Instance) -> Result<Vec<Value>> {
         let client = self.network_required().await?;
@@ -404,7 +414,16 @@ impl App {
         Ok(out)
     }
 
+    /// Neutron's groups are named by UUID (upstream's `validate_id`).
+    fn check_group_id(id: &str) -> Result<()> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(NovaError::BadRequest(format!("Security group id should be uuid: {id}")));
+        }
+        Ok(())
+    }
+
     pub async fn security_group_show(&self, ctx: &RequestContext, id: &str) -> Result<Value> {
+        Self::check_group_id(id)?;
         let client = self.network_required().await?;
         let t = token(ctx);
         let g = client.send(reqwest::Method::GET, &t, &format!("/v2.0/security-groups/{id}"), None, "Security group", id).await.map_err(Self::sg_error(id))?;
@@ -415,6 +434,9 @@ impl App {
     pub async fn security_group_write(&self, ctx: &RequestContext, id: Option<&str>, name: &str, description: &str) -> Result<Value> {
         let client = self.network_required().await?;
         let t = token(ctx);
+        if let Some(id) = id {
+            Self::check_group_id(id)?;
+        }
         let body = json!({"security_group": {"name": name, "description": description}});
         let g = match id {
             None => client.send(reqwest::Method::POST, &t, "/v2.0/security-groups", Some(&body), "Security group", "").await.map_err(Self::sg_error(""))?,
@@ -424,6 +446,7 @@ impl App {
     }
 
     pub async fn security_group_delete(&self, ctx: &RequestContext, id: &str) -> Result<()> {
+        Self::check_group_id(id)?;
         let client = self.network_required().await?;
         client.send(reqwest::Method::DELETE, &token(ctx), &format!("/v2.0/security-groups/{id}"), None, "Security group", id).await.map_err(Self::sg_error(id)).map(|_| ())
     }
@@ -434,6 +457,7 @@ impl App {
         let client = self.network_required().await?;
         let t = token(ctx);
         let parent = r["parent_group_id"].as_str().map(str::to_string).or_else(|| r["parent_group_id"].as_i64().map(|n| n.to_string())).ok_or_else(|| NovaError::BadRequest("Invalid input for field/attribute parent_group_id. 'parent_group_id' is a required property".into()))?;
+        Self::check_group_id(&parent)?;
         let group = client.send(reqwest::Method::GET, &t, &format!("/v2.0/security-groups/{parent}"), None, "Security group", &parent).await.map_err(Self::sg_error(&parent))?;
         let protocol = r["ip_protocol"].as_str().map(str::to_ascii_lowercase);
         let port = |k: &str| -> Result<Option<i64>> {

@@ -41,6 +41,8 @@ pub struct CreateRequest {
     pub networks: crate::network::NetworkRequest,
     /// Security group names (or ids) for the server's ports.
     pub security_groups: Vec<String>,
+    /// `OS-DCF:diskConfig` AUTO (true) or MANUAL (false).
+    pub auto_disk_config: Option<bool>,
 }
 
 /// What a create produced.
@@ -60,6 +62,16 @@ impl App {
         let not_found = || NovaError::NotFound(format!("Instance {uuid} could not be found."));
         let i = idb::instance_get(&self.db, uuid).await?.ok_or_else(not_found)?;
         if i.deleted || (i.project_id != ctx.project_id().unwrap_or_default() && !self.is_admin(ctx)) {
+            return Err(not_found());
+        }
+        Ok(i)
+    }
+
+    /// A server the caller may see, deleted ones included (instance actions from 2.21).
+    pub async fn server_get_with_deleted(&self, ctx: &RequestContext, uuid: &str) -> Result<Instance> {
+        let not_found = || NovaError::NotFound(format!("Instance {uuid} could not be found."));
+        let i = idb::instance_get(&self.db, uuid).await?.ok_or_else(not_found)?;
+        if i.project_id != ctx.project_id().unwrap_or_default() && !self.is_admin(ctx) {
             return Err(not_found());
         }
         Ok(i)
@@ -129,6 +141,9 @@ impl App {
             }
         }
         system_metadata.insert("image_base_image_ref".into(), image_ref.clone());
+        if let Some(auto) = req.auto_disk_config {
+            system_metadata.insert("auto_disk_config".into(), if auto { "True" } else { "False" }.into());
+        }
         let spec = RequestSpec {
             flavor: flavor.clone(),
             project_id: project.clone(),
@@ -277,7 +292,12 @@ impl App {
         Ok(())
     }
 
+    /// Deletes an instance no compute host will delete: its ports (a shelved offloaded one
+    /// still has them), its record, its allocation.
     async fn local_delete(&self, uuid: &str) -> Result<()> {
+        if let (Some(i), Some(client)) = (idb::instance_get(&self.db, uuid).await?, self.network().await?) {
+            client.deallocate_for_instance(&i).await.map_err(|e| NovaError::Internal(format!("the ports of instance {uuid} could not be released: {e}")))?;
+        }
         self.instance_mark_deleted(uuid).await?;
         if let Some(p) = self.placement() {
             p.delete_allocations(uuid).await.map_err(|e| NovaError::Internal(e.to_string()))?;
@@ -381,6 +401,9 @@ impl App {
                 "accessIPv4" => i.access_ip_v4 = v.as_str().map(str::to_string),
                 "accessIPv6" => i.access_ip_v6 = v.as_str().map(str::to_string),
                 "hostname" => i.hostname = v.as_str().map(str::to_string).unwrap_or_default(),
+                "OS-DCF:diskConfig" => {
+                    i.system_metadata.insert("auto_disk_config".into(), if v == "AUTO" { "True" } else { "False" }.into());
+                }
                 _ => {}
             }
         }
@@ -389,12 +412,29 @@ impl App {
         Ok(i)
     }
 
+    /// `OS-DCF:diskConfig` given with a rebuild or resize, recorded (as one system metadata
+    /// key) once the action was accepted.
+    pub async fn server_set_disk_config(&self, ctx: &RequestContext, uuid: &str, auto: bool) -> Result<()> {
+        let i = self.server_get(ctx, uuid).await?;
+        idb::system_metadata_set(&self.db, &i.uuid, "auto_disk_config", if auto { "True" } else { "False" }).await?;
+        Ok(())
+    }
+
+    /// DELETE os-server-password: the stored password is forgotten.
+    pub async fn server_password_clear(&self, uuid: &str) -> Result<()> {
+        for n in 0..4 {
+            idb::system_metadata_delete(&self.db, uuid, &format!("password_{n}")).await?;
+        }
+        Ok(())
+    }
+
     /// GET /servers and /servers/detail: the caller's servers (every project's for admins
     /// asking `all_tenants`), filtered as upstream filters.
     pub async fn server_list(&self, ctx: &RequestContext, query: &BTreeMap<String, String>) -> Result<(Vec<Instance>, bool)> {
         let admin = self.is_admin(ctx);
         let all_tenants = query.contains_key("all_tenants") && admin;
-        let project = query.get("project_id").or(query.get("tenant_id")).filter(|_| admin).cloned().or_else(|| if all_tenants { None } else { ctx.project_id().map(str::to_string) });
+        // A project filter counts only with all_tenants (upstream ignores it otherwise).
+        let project = query.get("project_id").or(query.get("tenant_id")).filter(|_| all_tenants).cloned().or_else(|| if all_tenants { None } else { ctx.project_id().map(str::to_string) });
         let deleted = query.get("deleted").is_some_and(|d| d == "true" || d == "True" || d == "1") && admin;
         let changes_since = match query.get("changes-since") {
             Some(s) => Some(common::time::parse_iso(s).map(common::time::to_micros).ok_or_else(|| NovaError::BadRequest(format!("Invalid input for query parameters changes-since. Value: {s}.")))?),

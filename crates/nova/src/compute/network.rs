@@ -110,25 +110,14 @@ impl ComputeManager {
         Ok(vifs)
     }
 
-    /// Deletes the ports Nova made for the instance and unbinds the ones the user gave
-    /// (their `preserve_on_delete` in the info cache).
+    /// Deletes the ports Nova made for the instance and unbinds the ones the user gave.
     pub(crate) async fn deallocate_for_instance(&self, i: &Instance) -> Result<(), String> {
         let Some(net) = self.network.as_deref() else { return Ok(()) };
-        if i.network_info.is_empty() {
-            // Nothing was allocated, unless a crash lost the cache: ask Neutron only if it
-            // might know something.
-            if !net_known(i) {
-                return Ok(());
-            }
+        // Without a cache and a host, nothing was allocated.
+        if i.network_info.is_empty() && i.host.is_none() {
+            return Ok(());
         }
-        let svc = net.service_token().await.map_err(|e| e.to_string())?;
-        let ports = net.ports(&svc, &[("device_id", &i.uuid)]).await.map_err(|e| e.to_string())?;
-        for p in ports {
-            let id = p["id"].as_str().unwrap_or_default();
-            let preserve = i.network_info.iter().find(|v| v.id == id).is_some_and(|v| v.preserve_on_delete);
-            unplug_port(net, &svc, id, preserve).await?;
-        }
-        Ok(())
+        net.deallocate_for_instance(i).await.map_err(|e| e.to_string())
     }
 
     /// Reads the instance's ports again and writes the info cache (on `network-changed` and
@@ -164,7 +153,7 @@ impl ComputeManager {
         let outcome = async {
             let vif = self.allocate_one(ctx, &i, r, &[], &mut created).await?;
             if let Err(e) = self.driver.attach_interface(&i, &vif).await {
-                unplug_port(self.network_client()?, &self.network_client()?.service_token().await.map_err(|e| e.to_string())?, &vif.id, vif.preserve_on_delete).await?;
+                self.network_client()?.unplug_port(&self.network_client()?.service_token().await.map_err(|e| e.to_string())?, &vif.id, vif.preserve_on_delete).await.map_err(|e| e.to_string())?;
                 return Err(e.to_string());
             }
             let mut vifs = i.network_info.clone();
@@ -195,7 +184,7 @@ impl ComputeManager {
             let net = self.network_client()?;
             let svc = net.service_token().await.map_err(|e| e.to_string())?;
             let preserve = i.network_info.iter().find(|v| v.id == port_id).is_some_and(|v| v.preserve_on_delete);
-            unplug_port(net, &svc, port_id, preserve).await?;
+            net.unplug_port(&svc, port_id, preserve).await.map_err(|e| e.to_string())?;
             let vifs: Vec<Vif> = i.network_info.iter().filter(|v| v.id != port_id).cloned().collect();
             self.update(ctx, uuid, InstanceUpdate { network_info: Some(vifs), ..Default::default() }).await.map(|_| ())
         }
@@ -216,19 +205,5 @@ impl ComputeManager {
             net.update_port(&svc, &v.id, json!({"binding:host_id": host.unwrap_or("")})).await.map_err(|e| e.to_string())?;
         }
         Ok(())
-    }
-}
-
-/// Whether an instance without a cache may still have ports (it reached a host).
-fn net_known(i: &Instance) -> bool {
-    i.host.is_some()
-}
-
-/// Deletes a port, or (for a port the user gave) gives it back unbound.
-async fn unplug_port(net: &NeutronClient, svc: &str, id: &str, preserve: bool) -> Result<(), String> {
-    if preserve {
-        net.update_port(svc, id, json!({"device_id": "", "device_owner": "", "binding:host_id": ""})).await.map(|_| ()).map_err(|e| e.to_string())
-    } else {
-        net.delete_port(svc, id).await.map_err(|e| e.to_string())
     }
 }

@@ -219,6 +219,20 @@ pub async fn instance_save(db: &Db, i: &Instance, expected_task_states: Option<&
     Ok(true)
 }
 
+/// Sets one system metadata key of an instance.
+pub async fn system_metadata_set(db: &Db, uuid: &str, key: &str, value: &str) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
+    tx.exec("DELETE FROM instance_system_metadata WHERE instance_uuid = ? AND meta_key = ?", params![uuid, key]).await?;
+    tx.exec("INSERT INTO instance_system_metadata (instance_uuid, meta_key, meta_value) VALUES (?, ?, ?)", params![uuid, key, value]).await?;
+    tx.commit().await
+}
+
+/// Removes one system metadata key of an instance.
+pub async fn system_metadata_delete(db: &Db, uuid: &str, key: &str) -> Result<(), DbError> {
+    db.exec("DELETE FROM instance_system_metadata WHERE instance_uuid = ? AND meta_key = ?", params![uuid, key]).await?;
+    Ok(())
+}
+
 /// Replaces the info cache of an instance (written apart from the instance row, so a save of
 /// other attributes never brings back an older cache).
 pub async fn info_cache_update(db: &Db, uuid: &str, vifs: &[crate::network::Vif], at: i64) -> Result<(), DbError> {
