@@ -128,9 +128,7 @@ impl App {
             Some(a) => fixed.iter().find(|(_, ip)| ip == a).cloned().ok_or_else(|| NovaError::BadRequest("Specified fixed address not assigned to instance".into()))?,
             None => fixed.iter().find(|(_, ip)| !ip.contains(':')).cloned().ok_or_else(|| NovaError::BadRequest(format!("Unable to associate floating IP {address} to any fixed IPs for instance {}. Instance has no fixed IPv4 addresses to associate.", i.uuid)))?,
         };
-        if f["port_id"].as_str().is_some_and(|p| p != port) {
-            return Err(NovaError::BadRequest("floating IP is already associated".into()));
-        }
+        // An address associated elsewhere moves here (Neutron tells both servers' hosts).
         let id = f["id"].as_str().unwrap_or_default();
         client.send(reqwest::Method::PUT, &t, &format!("/v2.0/floatingips/{id}"), Some(&json!({"floatingip": {"port_id": port, "fixed_ip_address": ip}})), "Floating IP", id).await.map(|_| ()).map_err(|e| match e {
             NetworkError::Refused { status: 400 | 404 | 409, message, .. } => NovaError::BadRequest(format!("Unable to associate floating IP {address} to fixed IP {ip} for instance {}. Error: {message}", i.uuid)),
