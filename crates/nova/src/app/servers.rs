@@ -270,12 +270,23 @@ impl App {
         let mut i = self.server_get(ctx, uuid).await?;
         self.enforce(ctx, "os_compute_api:servers:delete", &Self::server_target(&i))?;
         self.check_not_locked(ctx, &i)?;
-        let seen = i.task_state.clone();
-        i.task_state = Some("deleting".into());
-        i.updated_at = now();
-        let expect = [seen.as_deref()];
-        if !idb::instance_save(&self.db, &i, Some(&expect)).await? {
-            return Err(NovaError::Conflict(format!("Cannot 'delete' instance {uuid} while it is changing state; retry.")));
+        // A delete wins over whatever task runs (a build moving from scheduling to
+        // spawning, say): the compare-and-set is tried again on a fresh read.
+        let mut attempts = 0;
+        loop {
+            let seen = i.task_state.clone();
+            i.task_state = Some("deleting".into());
+            i.updated_at = now();
+            let expect = [seen.as_deref()];
+            if idb::instance_save(&self.db, &i, Some(&expect)).await? {
+                break;
+            }
+            attempts += 1;
+            if attempts == 10 {
+                return Err(NovaError::Conflict(format!("Cannot 'delete' instance {uuid} while it is changing state; retry.")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20 * attempts)).await;
+            i = self.server_get(ctx, uuid).await?;
         }
         self.action_start(ctx, uuid, "delete").await?;
         let rctx = RpcContext::from_request(ctx);
