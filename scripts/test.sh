@@ -190,15 +190,15 @@ if [ -x "$OS" ] && start_cloud "$WORK/compute" 15010 "" --fake-computes 3; then
     fi
     grep -E '^(ok|FAILED)' "$WORK/network-cli.log" | sed 's/^/    /'
     # Tempest on the fake hypervisors with Neutron (each test project gets its own network,
-    # subnet and router), told the microversions this API advertises (2.37) and that resize
-    # works. Both interop lists must pass whole; the whole tempest.api.compute must reach a
+    # subnet and router), told the microversions this API advertises (2.37), that resize
+    # works and that there are 3 compute hosts (so the migration tests run). Both interop lists must pass whole; the whole tempest.api.compute must reach a
     # floor, and every failure is printed.
     ( . "$WORK/compute/admin-openrc"
       qemu-img create -q -f qcow2 "$WORK/alt.qcow2" 64M
       "$OS" flavor create m1.small --ram 1024 --disk 2 --vcpus 1 >/dev/null 2>&1
       "$OS" image create cirros-alt --file "$WORK/alt.qcow2" --disk-format qcow2 --container-format bare --public >/dev/null 2>&1
       pub=$(public_network default)
-      { tempest_network_conf 15010; printf '[compute-feature-enabled]\nresize = true\n'; } > "$WORK/compute/tempest-extra.conf"
+      { tempest_network_conf 15010; printf '[compute]\nmin_compute_nodes = 3\n[compute-feature-enabled]\nresize = true\n'; } > "$WORK/compute/tempest-extra.conf"
       export TEMPEST_SERVICES=keystone,glance,nova,placement,neutron TEMPEST_COMPUTE_MAX_MICROVERSION=2.37
       export TEMPEST_PUBLIC_NETWORK_ID=$pub TEMPEST_FLOATING_NETWORK_NAME=public TEMPEST_EXTRA_CONF="$WORK/compute/tempest-extra.conf"
       export TEMPEST_IMAGE_REF=$("$OS" image show cirros -f value -c id) TEMPEST_IMAGE_REF_ALT=$("$OS" image show cirros-alt -f value -c id)
